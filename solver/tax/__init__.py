@@ -1,0 +1,1 @@
+"""The US capital-gains tax engine: exact evaluation and its MILP encoding."""
