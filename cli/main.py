@@ -1,2 +1,134 @@
+"""The `rebal-opt` command: click commands over the library API, and exit codes (design §5).
+
+Exit codes: 0 success; 1 unexpected internal error; 2 bad input; 3 infeasible; 4 solver failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from rebal_opt.models.errors import ScenarioError
+from rebal_opt.models.loading import load_scenario, scenario_json_schema
+from rebal_opt.models.scenario import Scenario
+from rebal_opt.solver.check import check as check_scenario
+
+from . import render
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3
+EXIT_SOLVER = 4
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CommandFailed(Exception):
+    """A user-facing failure with its exit code and the lines to print on stderr."""
+
+    def __init__(self, code: int, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.code = code
+        self.lines = lines
+
+
+def fail(code: int, *lines: str) -> NoReturn:
+    raise CommandFailed(code, list(lines))
+
+
+def guarded(command: F) -> F:
+    """Turn user mistakes into one-line messages and exit codes; never show a traceback for them."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ScenarioError as exc:
+            for line in exc.lines():
+                click.echo(f"error: {line}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except CommandFailed as exc:
+            for line in exc.lines:
+                click.echo(f"error: {line}", err=True)
+            sys.exit(exc.code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # an internal error: say so plainly, keep the traceback for debugging
+            click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+            if os.environ.get("REBAL_OPT_DEBUG"):
+                traceback.print_exc()
+            else:
+                click.echo("(set REBAL_OPT_DEBUG=1 for the traceback, and please report it)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(payload: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+scenario_argument = click.argument(
+    "scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=str)
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rebal-opt")
+def cli() -> None:
+    """rebal-opt: tax-aware rebalancing of a household's accounts as one portfolio.
+
+    Write the plan once in a scenario file (targets, bands, accounts, lots, tax situation); rebal-opt
+    checks drift against the bands and proposes the trades that minimize tracking error plus the tax
+    they cause. See docs/ for the scenario reference.
+    """
+
+
+@cli.command()
+@scenario_argument
+@guarded
+def validate(scenario_path: str) -> None:
+    """Validate SCENARIO and report every problem, one line each (exit 2 when invalid)."""
+    scenario = load_scenario(scenario_path)
+    n_lots = sum(len(a.lots) for a in scenario.accounts)
+    click.echo(
+        f"{scenario_path}: valid ({len(scenario.accounts)} accounts, {len(scenario.securities)} securities, "
+        f"{n_lots} lots, tax year {scenario.tax_year})"
+    )
+
+
+@cli.command()
+@guarded
+def schema() -> None:
+    """Print the JSON Schema of the scenario file."""
+    emit_json(scenario_json_schema())
+
+
+@cli.command()
+@scenario_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when a rebalance is due (like git diff --exit-code).")
+@guarded
+def check(scenario_path: str, as_json: bool, exit_code: bool) -> None:
+    """Show drift per asset class against its band and whether a rebalance is due."""
+    scenario: Scenario = load_scenario(scenario_path)
+    report = check_scenario(scenario)
+    if as_json:
+        emit_json(report.model_dump(mode="json"))
+    else:
+        render.print_check(report)
+    if exit_code and report.rebalance_due:
+        sys.exit(1)
+
+
 def main() -> None:
-    print("hi")
+    cli(prog_name="rebal-opt")

@@ -1,0 +1,116 @@
+"""The JSON result (output contract, design §4) as pydantic models.
+
+Amounts are dollars rounded to cents; weights are fractions. New optional fields may be added; the
+fields the design defines keep their names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ResultStatus = Literal["optimal", "time_limit", "infeasible", "no_trade_needed"]
+Term = Literal["short", "long"]
+
+
+class ResultModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LotSale(ResultModel):
+    """Shares of one lot (or, in a tax-advantaged account, of the position) sold by a trade."""
+
+    lot: str
+    shares: float
+    cost_basis: float
+    gain: float
+    term: Term
+    acquired: dt.date | None = None
+
+
+class Trade(ResultModel):
+    account: str
+    security: str
+    action: Literal["buy", "sell"]
+    shares: float
+    price: float
+    amount: float = Field(description="shares × price, dollars.")
+    lots: list[LotSale] | None = Field(default=None, description="Sells in taxable accounts: the lots sold.")
+    cost: float = Field(default=0.0, description="Commission plus spread paid on this trade, dollars.")
+    reason: str | None = Field(default=None, description="Why the trade is in the plan (year-end planning).")
+
+
+class ClassAllocation(ResultModel):
+    target: float
+    before: float
+    after: float
+    low: float
+    high: float
+    in_band_before: bool = True
+    in_band_after: bool = True
+
+
+class Realized(ResultModel):
+    short_term: float = 0.0
+    long_term: float = 0.0
+
+
+class TaxSummary(ResultModel):
+    without_trades: float
+    with_trades: float
+    due_to_trades: float
+
+
+class TrackingError(ResultModel):
+    before: float
+    after: float
+
+
+class BlockedAction(ResultModel):
+    group: str
+    action: Literal["sell_at_loss", "buy"]
+    until: dt.date
+    reason: str
+    securities: list[str] = Field(default_factory=list)
+
+
+class WashSale(ResultModel):
+    blocked: list[BlockedAction] = Field(default_factory=list)
+
+
+class SolverInfo(ResultModel):
+    status: str
+    seconds: float
+    mip_gap: float | None = None
+    build_seconds: float | None = None
+    solve_seconds: float | None = None
+    solves: int = 1
+
+
+class BandViolation(ResultModel):
+    asset_class: str
+    after: float
+    low: float
+    high: float
+    reason: str
+
+
+class Result(ResultModel):
+    scenario: str
+    status: ResultStatus
+    trades: list[Trade] = Field(default_factory=list)
+    allocation: dict[str, ClassAllocation] = Field(default_factory=dict)
+    realized: Realized = Field(default_factory=Realized)
+    tax: TaxSummary
+    tracking_error: TrackingError
+    wash_sale: WashSale = Field(default_factory=WashSale)
+    solver: SolverInfo
+    costs: float = Field(default=0.0, description="Commissions and spread paid by all trades, dollars.")
+    cash_after: dict[str, float] = Field(default_factory=dict, description="Ending cash per account.")
+    band_violations: list[BandViolation] = Field(
+        default_factory=list, description="Classes that stay outside their band, and why."
+    )
+    notes: list[str] = Field(default_factory=list)
+    verified: bool = Field(default=False, description="The plan passed the independent verifier.")

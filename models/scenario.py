@@ -1,0 +1,265 @@
+"""The scenario file (input contract, design §3) as pydantic v2 models.
+
+The models check the shape of each field (types, ranges, unknown keys). Checks that relate one field to
+another (a lot names a security that exists, targets sum to 1 ...) live in `models.semantics`, which
+reports every problem with its YAML path; `models.loading` runs both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
+
+CASH_CLASS = "cash"
+"""Uninvested cash in every account counts as this asset class (a missing target means 0)."""
+
+Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class StrictModel(BaseModel):
+    """Base of every scenario model: unknown keys are rejected (a typo must fail loudly)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class FilingStatus(StrEnum):
+    SINGLE = "single"
+    MARRIED_JOINT = "married_joint"
+    MARRIED_SEPARATE = "married_separate"
+    HEAD_OF_HOUSEHOLD = "head_of_household"
+
+
+class AccountType(StrEnum):
+    TAXABLE = "taxable"
+    TAX_DEFERRED = "tax_deferred"
+    TAX_EXEMPT = "tax_exempt"
+
+
+class GainPair(StrictModel):
+    """A short-term / long-term pair of dollar amounts."""
+
+    short_term: float = 0.0
+    long_term: float = 0.0
+
+
+class Carryforward(StrictModel):
+    """Capital-loss carryforward from earlier years, as positive dollar amounts."""
+
+    short_term: NonNegativeFloat = 0.0
+    long_term: NonNegativeFloat = 0.0
+
+
+class FlatRates(StrictModel):
+    """Flat marginal federal rates on net short- and long-term gains, instead of the brackets."""
+
+    short_term: Annotated[float, Field(ge=0.0, lt=1.0)]
+    long_term: Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class TaxSection(StrictModel):
+    """The household's tax situation for the year of the trades."""
+
+    filing_status: FilingStatus
+    year: int | None = Field(default=None, description="Tax table year; default: the year of as_of.")
+    ordinary_income: NonNegativeFloat = Field(
+        default=0.0,
+        description="Expected ordinary income this year (wages, interest, IRA withdrawals), "
+        "before deductions.",
+    )
+    other_investment_income: NonNegativeFloat = Field(
+        default=0.0,
+        description="The part of ordinary_income that is investment income for the NIIT (interest, "
+        "non-qualified dividends).",
+    )
+    qualified_dividends: NonNegativeFloat = 0.0
+    deduction: Literal["standard"] | NonNegativeFloat = Field(
+        default="standard", description="'standard' or the itemized total in dollars."
+    )
+    realized_ytd: GainPair = Field(default_factory=GainPair)
+    carryforward: Carryforward = Field(default_factory=Carryforward)
+    state_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    rates: FlatRates | None = Field(default=None, description="Flat marginal rates instead of brackets.")
+    indexing_rate: Annotated[float, Field(ge=-0.05, le=0.2)] | None = Field(
+        default=None,
+        description="Yearly inflation used to index tax tables past the last shipped year; "
+        "default: the shipped DEFAULT_INDEXING_RATE.",
+    )
+
+
+class Bands(StrictModel):
+    """Drift bands: a class is out of band when |w - t| > min(absolute, relative × t)."""
+
+    absolute: Weight = 0.05
+    relative: Annotated[float, Field(ge=0.0)] | None = 0.25
+
+
+class Security(StrictModel):
+    price: PositiveFloat
+    asset_class: str | dict[str, Weight] = Field(
+        description="One asset class, or a split {class: fraction} for a multi-asset fund (sums to 1)."
+    )
+    wash_group: str | None = Field(
+        default=None,
+        description="Securities with the same wash_group are substantially identical; default: own ticker.",
+    )
+
+    def class_split(self) -> dict[str, float]:
+        """The fraction of this security's value in each asset class."""
+        if isinstance(self.asset_class, str):
+            return {self.asset_class: 1.0}
+        return dict(self.asset_class)
+
+
+class Lot(StrictModel):
+    """A tax lot: shares of one security bought on one day at one cost."""
+
+    id: str | None = Field(default=None, description="Unique in the household; default '<account>:<n>'.")
+    security: str
+    shares: PositiveFloat
+    cost_per_share: NonNegativeFloat | None = None
+    cost_total: NonNegativeFloat | None = None
+    acquired: dt.date
+    inherited: bool = Field(default=False, description="Inherited shares are always long-term.")
+
+    @model_validator(mode="after")
+    def _one_cost(self) -> Lot:
+        if (self.cost_per_share is None) == (self.cost_total is None):
+            raise ValueError("give exactly one of cost_per_share / cost_total")
+        return self
+
+    @property
+    def cost_basis(self) -> float:
+        """Total cost basis of the lot in dollars."""
+        if self.cost_total is not None:
+            return self.cost_total
+        assert self.cost_per_share is not None
+        return self.cost_per_share * self.shares
+
+    @property
+    def basis_per_share(self) -> float:
+        return self.cost_basis / self.shares
+
+
+class Account(StrictModel):
+    id: Annotated[str, Field(min_length=1)]
+    type: AccountType
+    cash: NonNegativeFloat = 0.0
+    contribution: float = Field(default=0.0, description="New money arriving now; negative = a withdrawal.")
+    min_cash: NonNegativeFloat = 0.0
+    lots: list[Lot] = Field(default_factory=list)
+    holdings: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="Shares per security (tax-advantaged accounts only)."
+    )
+    buyable: list[str] | None = Field(default=None, description="The fund menu; default: every security.")
+    tradable: bool = Field(
+        default=True, description="false: held away; counts in the allocation, never trades."
+    )
+
+    @property
+    def tax_advantaged(self) -> bool:
+        return self.type != AccountType.TAXABLE
+
+
+class RecentTrade(StrictModel):
+    date: dt.date
+    account: str
+    security: str
+    action: Literal["buy", "sell"]
+    shares: PositiveFloat
+    realized_gain: float | None = Field(default=None, description="For sells: the gain (negative = loss).")
+
+
+class PlannedPurchase(StrictModel):
+    date: dt.date
+    account: str
+    security: str
+    amount: PositiveFloat = Field(description="Dollars.")
+
+
+class Costs(StrictModel):
+    commission: NonNegativeFloat = Field(default=0.0, description="Dollars per trade.")
+    spread_bps: NonNegativeFloat = Field(default=0.0, description="Half-spread paid on each trade, in bps.")
+
+
+class Rules(StrictModel):
+    contributions_first: bool = True
+    wash_sales: Literal["avoid", "ignore"] = "avoid"
+    min_trade: NonNegativeFloat = Field(default=0.0, description="Dollars.")
+    whole_shares: bool = False
+    max_trades: Annotated[int, Field(ge=0)] | None = None
+    no_short_term_gains: bool = False
+    max_realized_gain: float | None = Field(default=None, description="Cap on the plan's net realized gain.")
+    do_not_sell: list[str] = Field(default_factory=list, description="Securities or lot ids.")
+    do_not_buy: list[str] = Field(default_factory=list, description="Securities.")
+    costs: Costs = Field(default_factory=Costs)
+
+
+class RiskModel(StrictModel):
+    volatility: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+    correlation: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(
+        default_factory=dict, description="Keys 'classA.classB'."
+    )
+
+
+class Objective(StrictModel):
+    tracking: Literal["quadratic", "absolute"] = "quadratic"
+    tax_weight: NonNegativeFloat = Field(
+        default=1.0, description="Weight on a dollar of tax relative to tracking error (see docs)."
+    )
+    risk_model: RiskModel | None = None
+
+
+class Scenario(StrictModel):
+    """A household's plan: the whole scenario file."""
+
+    name: str | None = None
+    as_of: dt.date
+    tax: TaxSection
+    targets: dict[str, Weight]
+    bands: Bands = Field(default_factory=Bands)
+    securities: dict[str, Security]
+    accounts: list[Account]
+    recent_trades: list[RecentTrade] = Field(default_factory=list)
+    planned_purchases: list[PlannedPurchase] = Field(default_factory=list)
+    rules: Rules = Field(default_factory=Rules)
+    objective: Objective = Field(default_factory=Objective)
+
+    @model_validator(mode="after")
+    def _name_lots(self) -> Scenario:
+        # Lots without an id are named '<account>:<n>' (n counts from 1 within the account's list).
+        for account in self.accounts:
+            for n, lot in enumerate(account.lots, start=1):
+                if lot.id is None:
+                    object.__setattr__(lot, "id", f"{account.id}:{n}")
+        return self
+
+    @property
+    def tax_year(self) -> int:
+        return self.tax.year if self.tax.year is not None else self.as_of.year
+
+    @property
+    def label(self) -> str:
+        return self.name or "scenario"
+
+    def account(self, account_id: str) -> Account:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+    def wash_group(self, ticker: str) -> str:
+        security = self.securities[ticker]
+        return security.wash_group or ticker
+
+    def target(self, asset_class: str) -> float:
+        return self.targets.get(asset_class, 0.0)
+
+    def asset_classes(self) -> list[str]:
+        """Every class with a target, then any class used but untargeted (cash), in file order."""
+        classes = list(self.targets)
+        if CASH_CLASS not in classes:
+            classes.append(CASH_CLASS)
+        return classes

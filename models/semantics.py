@@ -1,0 +1,206 @@
+"""Checks that relate fields of a scenario to each other, each reported with its YAML path.
+
+Field shapes and ranges are pydantic's job (`models.scenario`); what is here needs the whole file:
+references between sections, sums, dates relative to `as_of`, uniqueness across the household.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterable
+
+from .errors import Problem
+from .risk import classes_without_volatility
+from .scenario import CASH_CLASS, AccountType, Scenario
+from .tax_tables import FIRST_TABLE_YEAR
+
+SUM_TOLERANCE = 1e-6
+WASH_WINDOW_DAYS = 30
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'VTI'?)" when a close match exists, else ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Checker:
+    """Collects problems while walking one scenario."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def security_ref(self, path: str, ticker: str) -> bool:
+        if ticker in self.s.securities:
+            return True
+        hint = did_you_mean(ticker, self.s.securities)
+        self.add(path, f"unknown security '{ticker}'{hint}; define it under securities")
+        return False
+
+    def account_ref(self, path: str, account_id: str) -> bool:
+        ids = [a.id for a in self.s.accounts]
+        if account_id in ids:
+            return True
+        self.add(
+            path,
+            f"unknown account '{account_id}'{did_you_mean(account_id, ids)}; accounts are {', '.join(ids)}",
+        )
+        return False
+
+    def run(self) -> list[Problem]:
+        self.targets()
+        self.securities()
+        self.accounts()
+        self.trades()
+        self.rules()
+        self.risk_model()
+        self.tax()
+        return self.problems
+
+    def targets(self) -> None:
+        total = sum(self.s.targets.values())
+        if abs(total - 1.0) > SUM_TOLERANCE:
+            self.add("targets", f"weights sum to {total:.6g}; they must sum to 1")
+        if not self.s.targets:
+            self.add("targets", "no asset class has a target; give at least one")
+
+    def securities(self) -> None:
+        known = set(self.s.targets) | {CASH_CLASS}
+        for ticker, security in self.s.securities.items():
+            path = f"securities.{ticker}.asset_class"
+            split = security.class_split()
+            if isinstance(security.asset_class, dict):
+                total = sum(split.values())
+                if abs(total - 1.0) > SUM_TOLERANCE:
+                    self.add(path, f"the fund's split sums to {total:.6g}; it must sum to 1")
+            for asset_class in split:
+                if asset_class not in known:
+                    hint = did_you_mean(asset_class, known)
+                    self.add(
+                        path,
+                        f"asset class '{asset_class}' has no target{hint}; add it to targets (0 is allowed)",
+                    )
+
+    def accounts(self) -> None:
+        seen_accounts: dict[str, int] = {}
+        seen_lots: dict[str, str] = {}
+        for i, account in enumerate(self.s.accounts):
+            base = f"accounts[{i}]"
+            if account.id in seen_accounts:
+                self.add(
+                    f"{base}.id",
+                    f"duplicate account id '{account.id}' (also accounts[{seen_accounts[account.id]}]); "
+                    "ids must be unique",
+                )
+            seen_accounts.setdefault(account.id, i)
+            if account.type == AccountType.TAXABLE and account.holdings:
+                self.add(
+                    f"{base}.holdings",
+                    "a taxable account needs lots (cost basis and date decide the tax); "
+                    "move these positions to lots",
+                )
+            for j, lot in enumerate(account.lots):
+                lpath = f"{base}.lots[{j}]"
+                self.security_ref(f"{lpath}.security", lot.security)
+                if lot.acquired > self.s.as_of:
+                    self.add(
+                        f"{lpath}.acquired",
+                        f"{lot.acquired} is after as_of {self.s.as_of}; "
+                        "a lot must be acquired on or before as_of",
+                    )
+                assert lot.id is not None
+                if lot.id in seen_lots:
+                    self.add(
+                        f"{lpath}.id",
+                        f"duplicate lot id '{lot.id}' (also {seen_lots[lot.id]}); "
+                        "lot ids must be unique across the household",
+                    )
+                seen_lots.setdefault(lot.id, lpath)
+            for ticker in account.holdings:
+                self.security_ref(f"{base}.holdings.{ticker}", ticker)
+            for k, ticker in enumerate(account.buyable or []):
+                self.security_ref(f"{base}.buyable[{k}]", ticker)
+
+    def trades(self) -> None:
+        earliest = self.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
+        for i, trade in enumerate(self.s.recent_trades):
+            base = f"recent_trades[{i}]"
+            self.account_ref(f"{base}.account", trade.account)
+            self.security_ref(f"{base}.security", trade.security)
+            if not earliest <= trade.date <= self.s.as_of:
+                self.add(
+                    f"{base}.date",
+                    f"{trade.date} is outside the 30 days up to as_of "
+                    f"({earliest} to {self.s.as_of}); list only trades in that window",
+                )
+        for i, purchase in enumerate(self.s.planned_purchases):
+            base = f"planned_purchases[{i}]"
+            self.account_ref(f"{base}.account", purchase.account)
+            self.security_ref(f"{base}.security", purchase.security)
+            if purchase.date <= self.s.as_of:
+                self.add(
+                    f"{base}.date",
+                    f"{purchase.date} is not after as_of {self.s.as_of}; a purchase already "
+                    "made belongs in recent_trades",
+                )
+
+    def rules(self) -> None:
+        lot_ids = {lot.id for a in self.s.accounts for lot in a.lots}
+        for k, name in enumerate(self.s.rules.do_not_sell):
+            if name not in self.s.securities and name not in lot_ids:
+                hint = did_you_mean(name, [*self.s.securities, *(i for i in lot_ids if i)])
+                self.add(f"rules.do_not_sell[{k}]", f"'{name}' is neither a security nor a lot id{hint}")
+        for k, name in enumerate(self.s.rules.do_not_buy):
+            self.security_ref(f"rules.do_not_buy[{k}]", name)
+
+    def risk_model(self) -> None:
+        model = self.s.objective.risk_model
+        if self.s.objective.tracking == "quadratic":
+            for asset_class in classes_without_volatility(self.s.asset_classes(), model):
+                self.add(
+                    "objective.risk_model.volatility",
+                    f"no volatility for asset class '{asset_class}' (the default risk model does not know it); "
+                    f"add objective.risk_model.volatility.{asset_class} or use objective.tracking: absolute",
+                )
+        if model is None:
+            return
+        known = set(self.s.targets) | {CASH_CLASS}
+        for asset_class in model.volatility:
+            if asset_class not in known:
+                self.add(
+                    f"objective.risk_model.volatility.{asset_class}",
+                    f"unknown asset class '{asset_class}'{did_you_mean(asset_class, known)}; "
+                    "use a class from targets",
+                )
+        for key in model.correlation:
+            parts = key.split(".")
+            path = f"objective.risk_model.correlation.{key}"
+            if len(parts) != 2 or parts[0] == parts[1]:
+                self.add(path, "key must name two different classes as 'class_a.class_b'")
+                continue
+            for asset_class in parts:
+                if asset_class not in known:
+                    self.add(
+                        path,
+                        f"unknown asset class '{asset_class}'{did_you_mean(asset_class, known)}; "
+                        "use a class from targets",
+                    )
+
+    def tax(self) -> None:
+        year = self.s.tax_year
+        if year < FIRST_TABLE_YEAR and self.s.tax.rates is None:
+            self.add(
+                "tax.year",
+                f"no tax table before {FIRST_TABLE_YEAR} (got {year}); use a later year or "
+                "give flat rates under tax.rates",
+            )
+
+
+def check_semantics(scenario: Scenario) -> list[Problem]:
+    """Every cross-field problem of the scenario, in file order; empty when it is usable."""
+    return _Checker(scenario).run()
