@@ -164,7 +164,7 @@ class _Checker:
             for asset_class in classes_without_volatility(self.s.asset_classes(), model):
                 self.add(
                     "objective.risk_model.volatility",
-                    f"no volatility for asset class '{asset_class}' (the default risk model does not know it); "
+                    f"no volatility for asset class '{asset_class}' (the default risk model lacks it); "
                     f"add objective.risk_model.volatility.{asset_class} or use objective.tracking: absolute",
                 )
         if model is None:
