@@ -1,0 +1,238 @@
+"""Constraint blocks of the rebalance MILP, one rule each.
+
+Each block documents its rows in model units (k$). Variable bounds (lots can't be oversold, nothing is
+short) are set on the variables themselves in `RebalanceModel.create`; restrictions (do_not_sell,
+do_not_buy, menus, untradable accounts, wash-blocked loss lots) are applied when the arrays are built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from rebal_opt.models.scenario import CASH_CLASS
+
+from .data import SCALE
+from .model import RebalanceModel
+
+
+@dataclass
+class TradeIndicators:
+    """Binaries that say whether each (account, security) trades on each side.
+
+    sell_by_slot ≤ cap·z_sell, buy ≤ cap·z_buy, with cap the most the slot can trade: needed for
+    minimum trade sizes, commissions and a maximum number of trades. A security is not both sold and
+    bought in one account: z_sell + z_buy ≤ 1.
+    """
+
+    name: str = "trade indicators"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        model.sell_trade = cp.Variable(len(d.sell_slots), boolean=True, name="sell_trade")
+        model.buy_trade = cp.Variable(len(d.buy_slots), boolean=True, name="buy_trade")
+        sell_cap = d.unit_to_sell_slot @ (d.unit_value if model.options.allow_sells else 0 * d.unit_value)
+        if len(d.sell_slots):
+            model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, model.sell_trade))
+        if len(d.buy_slots):
+            model.constraints.append(model.buy <= cp.multiply(d.buy_cap, model.buy_trade))
+        # Never both sides of one security in one account (a round trip only costs).
+        buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
+        pairs = [
+            (i, buy_index[(s.account, s.security)])
+            for i, s in enumerate(d.sell_slots)
+            if (s.account, s.security) in buy_index
+        ]
+        if pairs:
+            sells, buys = zip(*pairs, strict=True)
+            model.constraints.append(model.sell_trade[list(sells)] + model.buy_trade[list(buys)] <= 1)
+
+
+@dataclass
+class MinimumTrade:
+    """Semi-continuous trades: each trade is 0 or at least `rules.min_trade` dollars.
+
+    amount ≥ min_trade·z (z from TradeIndicators). A position worth less than min_trade can still be
+    sold whole (the bound is lowered to its value), so small leftovers are not stuck.
+    """
+
+    name: str = "rules.min_trade"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        floor = d.scenario.rules.min_trade / SCALE
+        assert model.sell_trade is not None and model.buy_trade is not None
+        if len(d.sell_slots):
+            sell_cap = d.unit_to_sell_slot @ d.unit_value
+            model.constraints.append(
+                model.sell_by_slot >= cp.multiply(np.minimum(floor, sell_cap), model.sell_trade)
+            )
+        if len(d.buy_slots):
+            model.constraints.append(model.buy >= cp.multiply(np.minimum(floor, d.buy_cap), model.buy_trade))
+
+
+@dataclass
+class MaximumTrades:
+    """At most `rules.max_trades` trades: Σ z ≤ max_trades."""
+
+    name: str = "rules.max_trades"
+
+    def add(self, model: RebalanceModel) -> None:
+        limit = model.data.scenario.rules.max_trades
+        assert limit is not None and model.sell_trade is not None and model.buy_trade is not None
+        model.constraints.append(cp.sum(model.sell_trade) + cp.sum(model.buy_trade) <= limit)
+
+
+@dataclass
+class WholeShares:
+    """Every trade is a whole number of shares: amount = price·n / SCALE with n integer.
+
+    Sales are whole per (account, security) trade; how the shares split over lots is continuous.
+    """
+
+    name: str = "rules.whole_shares"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        if len(d.sell_slots):
+            max_shares = np.floor(d.unit_to_sell_slot @ (d.unit_value * SCALE) / d.sell_slot_price + 1e-9)
+            n_sell = cp.Variable(
+                len(d.sell_slots),
+                integer=True,
+                name="sell_shares",
+                bounds=[np.zeros(len(d.sell_slots)), max_shares],
+            )
+            model.constraints.append(model.sell_by_slot == cp.multiply(d.sell_slot_price / SCALE, n_sell))
+        if len(d.buy_slots):
+            max_buy = np.floor(d.buy_cap * SCALE / d.buy_slot_price + 1e-9)
+            n_buy = cp.Variable(
+                len(d.buy_slots),
+                integer=True,
+                name="buy_shares",
+                bounds=[np.zeros(len(d.buy_slots)), max_buy],
+            )
+            model.constraints.append(model.buy == cp.multiply(d.buy_slot_price / SCALE, n_buy))
+
+
+@dataclass
+class CashFloors:
+    """Each account ends with at least its `min_cash`, withdrawals paid: cash_after ≥ min_cash."""
+
+    name: str = "cash floors"
+
+    def add(self, model: RebalanceModel) -> None:
+        model.constraints.append(model.cash_after() >= model.data.min_cash)
+
+
+@dataclass
+class Bands:
+    """Every class ends inside its band: low·W_after ≤ V_c ≤ high·W_after (exact in weights).
+
+    Soft mode adds v_c ≥ 0 k$ of allowed violation per class (minimized lexicographically by the engine).
+    """
+
+    name: str = "bands"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        values = model.class_after()
+        total = model.total_after()
+        if model.options.soft_bands:
+            violation = cp.Variable(len(d.classes), nonneg=True, name="band_violation")
+            model.band_violation = violation
+            model.constraints += [
+                values - d.high * total <= violation,
+                d.low * total - values <= violation,
+            ]
+            cap = model.options.band_violation_cap
+            if cap is not None:
+                model.constraints.append(cp.sum(violation) <= cap)
+        else:
+            model.constraints += [values <= d.high * total, values >= d.low * total]
+
+
+@dataclass
+class WashSales:
+    """No loss sale and purchase in one wash group anywhere in the household, in the same plan.
+
+    One binary β_g per group that has both sellable loss lots and possible purchases:
+    sell_u ≤ value_u·(1 − β_g) for its loss lots, Σ buys in g ≤ cap_g·β_g.
+    """
+
+    name: str = "rules.wash_sales"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        groups = list(d.wash_groups)
+        if not groups:
+            return
+        buys_in_group = cp.Variable(len(groups), boolean=True, name="group_bought")
+        for g, group in enumerate(groups):
+            loss_units, buys = d.wash_groups[group]
+            model.constraints.append(
+                model.sell[loss_units] <= d.unit_value[loss_units] * (1 - buys_in_group[g])
+            )
+            model.constraints.append(
+                cp.sum(model.buy[buys]) <= float(d.buy_cap[buys].sum()) * buys_in_group[g]
+            )
+
+
+@dataclass
+class RealizedGainCap:
+    """The plan's net realized gain (short + long, this plan only) ≤ rules.max_realized_gain."""
+
+    name: str = "rules.max_realized_gain"
+
+    def add(self, model: RebalanceModel) -> None:
+        cap = model.data.scenario.rules.max_realized_gain
+        assert cap is not None
+        model.constraints.append(model.realized_short + model.realized_long <= cap / SCALE)
+
+
+@dataclass
+class CashSpent:
+    """Contributions first, when sales are needed: new cash is spent before anything is sold.
+
+    The household's uninvested cash may not exceed the floors plus what the cash target calls for:
+        Σ cash_after ≤ Σ min_cash + max(0, t_cash·W_after − cash-class securities after) + slack
+    with room = max(0, …) pinned from above by one binary (room ≤ shortfall + M(1−δ), room ≤ Mδ).
+    `slack` absorbs indivisibility: per account that can buy, max(min_trade, highest buyable price when
+    whole shares); accounts that can buy nothing and untradable accounts keep their cash.
+    """
+
+    name: str = "rules.contributions_first"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        s = d.scenario
+        rules = s.rules
+        cash_after = model.cash_after()
+        slack = 0.0
+        for i, account_id in enumerate(d.accounts):
+            account = s.account(account_id)
+            buyable = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
+            if not account.tradable:
+                slack += d.cash_start[i]
+            elif not buyable:
+                slack += d.cash_start[i] + d.sell_slot_account[i] @ (d.unit_to_sell_slot @ d.unit_value)
+            else:
+                grain = max(d.buy_slot_price[buyable]) if rules.whole_shares else 0.0
+                slack += max(rules.min_trade, grain) / SCALE
+        cash_class = d.classes.index(CASH_CLASS)
+        floors = float(d.min_cash.sum()) + slack
+        if d.target[cash_class] <= 0:
+            model.constraints.append(cp.sum(cash_after) <= floors)
+            return
+        # room = max(0, t_cash·W_after − cash-class securities): a max bounded from above needs a binary.
+        securities_in_cash = model.class_after()[cash_class] - cp.sum(cash_after)
+        shortfall = d.target[cash_class] * model.total_after() - securities_in_cash
+        big_m = d.total_start
+        room = cp.Variable(nonneg=True, name="cash_target_room")
+        has_room = cp.Variable(boolean=True, name="cash_target_has_room")
+        model.constraints += [
+            room <= shortfall + big_m * (1 - has_room),
+            room <= big_m * has_room,
+            cp.sum(cash_after) <= floors + room,
+        ]

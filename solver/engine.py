@@ -1,0 +1,344 @@
+"""The rebalance: choose the blocks a scenario switches on, solve in phases, verify, return a Result.
+
+Phases (design §1):
+1. nothing to do (every class in band, no new cash, no withdrawal): `no_trade_needed`.
+2. contributions first: the plan with no sales; if it meets every band, that is the answer.
+3. the plan with sales, all new cash spent (`CashSpent`).
+4. bands that cannot all be met: least total violation first, then the best plan at that violation.
+5. still infeasible: a deletion filter over the rules names the ones in conflict.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import cvxpy as cp
+
+from rebal_opt.models.result import Result, SolverInfo
+from rebal_opt.models.scenario import Scenario
+
+from . import blocks, objective
+from .check import check
+from .data import RebalanceData, build_data
+from .highs import DEFAULT_MIP_GAP, SolveOutcome, run_highs
+from .model import Block, BuildOptions, RebalanceModel
+from .plan import build_result, extract_trades
+from .verify import verify
+
+VIOLATION_RELATIVE_TOLERANCE = 1e-3
+VIOLATION_ABSOLUTE_TOLERANCE = 1e-3  # k$, one dollar
+
+
+class InfeasiblePlan(Exception):
+    """No plan satisfies the scenario's rules; `conflicts` names the ones that clash."""
+
+    def __init__(self, conflicts: list[str], detail: str) -> None:
+        super().__init__(detail)
+        self.conflicts = conflicts
+        self.detail = detail
+
+
+class SolverFailure(Exception):
+    """The solver failed or ran out of time without any plan."""
+
+
+def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
+    """The constraint blocks and objective terms this scenario and phase switch on, in build order."""
+    rules = data.scenario.rules
+    chosen: list[Block] = []
+    if rules.min_trade > 0 or rules.max_trades is not None or rules.costs.commission > 0:
+        chosen.append(blocks.TradeIndicators())
+        if rules.min_trade > 0:
+            chosen.append(blocks.MinimumTrade())
+        if rules.max_trades is not None:
+            chosen.append(blocks.MaximumTrades())
+    if rules.whole_shares:
+        chosen.append(blocks.WholeShares())
+    chosen.append(blocks.CashFloors())
+    chosen.append(blocks.Bands())
+    if rules.wash_sales == "avoid":
+        chosen.append(blocks.WashSales())
+    if rules.max_realized_gain is not None:
+        chosen.append(blocks.RealizedGainCap())
+    if options.cash_spent:
+        chosen.append(blocks.CashSpent())
+    if options.objective == "band_violation":
+        chosen.append(objective.BandViolationTerm())
+        chosen.append(objective.TurnoverTieBreak())
+        return chosen
+    if data.scenario.objective.tracking == "quadratic":
+        chosen.append(objective.QuadraticTracking())
+    else:
+        chosen.append(objective.AbsoluteTracking())
+    if data.scenario.objective.tax_weight > 0:
+        chosen.append(objective.CapitalGainsTax())
+    chosen.append(objective.TradingCosts())
+    chosen.append(objective.TurnoverTieBreak())
+    return chosen
+
+
+@dataclass
+class BuiltProblem:
+    model: RebalanceModel
+    problem: cp.Problem
+    build_seconds: float
+
+
+def build_problem(data: RebalanceData, options: BuildOptions) -> BuiltProblem:
+    start = time.perf_counter()
+    model = RebalanceModel.create(data, options)
+    for block in choose_blocks(data, options):
+        block.add(model)
+    terms = list(model.objective_terms.values())
+    problem = cp.Problem(cp.Minimize(cp.sum(cp.hstack(terms)) if terms else 0), model.constraints)
+    return BuiltProblem(model, problem, time.perf_counter() - start)
+
+
+@dataclass
+class SolveLog:
+    """Time and solves spent on one scenario, across phases."""
+
+    build_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    solves: int = 0
+    last: SolveOutcome | None = None
+
+    def run(
+        self, data: RebalanceData, options: BuildOptions, time_limit: float | None, mip_gap: float
+    ) -> tuple[BuiltProblem, SolveOutcome]:
+        built = build_problem(data, options)
+        outcome = run_highs(built.problem, time_limit, mip_gap)
+        # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
+        self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)
+        self.solve_seconds += outcome.solver_seconds
+        self.solves += 1
+        self.last = outcome
+        return built, outcome
+
+
+def _deadline_left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.05, deadline - time.perf_counter())
+
+
+def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP) -> Result:
+    """Solve the household rebalance; every returned plan has passed the independent verifier.
+
+    Raises InfeasiblePlan (naming the conflicting rules) or SolverFailure.
+    """
+    start = time.perf_counter()
+    deadline = None if time_limit is None else start + time_limit
+    report = check(scenario)
+    data = build_data(scenario)
+    new_cash = any(a.contribution > 0 and a.tradable for a in scenario.accounts)
+    log = SolveLog()
+    notes: list[str] = []
+    if not report.rebalance_due and not new_cash:
+        info = SolverInfo(
+            status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0
+        )
+        notes.append(
+            "every class is inside its band and there is no new cash to invest or withdrawal to fund"
+        )
+        return _finish(data, [], "no_trade_needed", info, notes)
+
+    def attempt(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
+        built, outcome = log.run(data, options, _deadline_left(deadline), mip_gap)
+        if outcome.status == "failed":
+            raise SolverFailure(f"HiGHS failed: {outcome.message}")
+        return built, outcome
+
+    result = _hard_bands(scenario, attempt, notes)
+    if result is None:
+        result = _soft_bands(scenario, data, attempt, notes)
+    built, outcome = result
+    model = built.model
+    assert model.sell.value is not None and model.buy.value is not None
+    trades = extract_trades(data, model.sell.value, model.buy.value)
+    info = SolverInfo(
+        status=outcome.status,
+        seconds=round(time.perf_counter() - start, 3),
+        mip_gap=outcome.mip_gap,
+        build_seconds=round(log.build_seconds, 3),
+        solve_seconds=round(log.solve_seconds, 3),
+        solves=log.solves,
+    )
+    status = "time_limit" if outcome.status == "time_limit" else "optimal"
+    return _finish(data, trades, status, info, notes)
+
+
+Attempt = Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome]]
+
+
+def _hard_bands(
+    scenario: Scenario, attempt: Attempt, notes: list[str]
+) -> tuple[BuiltProblem, SolveOutcome] | None:
+    """Phases 2–3: every band met. None when the bands cannot all be met."""
+    if scenario.rules.contributions_first:
+        built, outcome = attempt(BuildOptions(allow_sells=False))
+        if outcome.has_plan:
+            notes.append(
+                "contributions first: new cash alone brings every class inside its band; nothing is sold"
+            )
+            return built, outcome
+        built, outcome = attempt(BuildOptions(cash_spent=True))
+        if outcome.has_plan:
+            return built, outcome
+        built, outcome = attempt(BuildOptions())
+        if outcome.has_plan:
+            notes.append(
+                "contributions first could not be kept (new cash cannot all be invested within the "
+                "rules); the plan sells while some new cash stays uninvested"
+            )
+            return built, outcome
+        return None
+    built, outcome = attempt(BuildOptions())
+    return (built, outcome) if outcome.has_plan else None
+
+
+def _soft_bands(
+    scenario: Scenario, data: RebalanceData, attempt: Attempt, notes: list[str]
+) -> tuple[BuiltProblem, SolveOutcome]:
+    """Phase 4: least total band violation, then the best plan within it."""
+    soft = BuildOptions(soft_bands=True, objective="band_violation")
+    built, outcome = attempt(soft)
+    if not outcome.has_plan:
+        conflicts, detail = diagnose(scenario)
+        raise InfeasiblePlan(conflicts, detail)
+    least = float(outcome.objective or 0.0)
+
+    def cap(v: float) -> float:
+        return v * (1 + VIOLATION_RELATIVE_TOLERANCE) + VIOLATION_ABSOLUTE_TOLERANCE
+
+    notes.append(
+        "not every class can end inside its band; the plan keeps the total violation as small as "
+        "possible (see band_violations)"
+    )
+    if scenario.rules.contributions_first:
+        _, buy_only = attempt(replace(soft, allow_sells=False))
+        if buy_only.has_plan and float(buy_only.objective or 0.0) <= cap(least):
+            built, outcome = attempt(
+                BuildOptions(
+                    allow_sells=False,
+                    soft_bands=True,
+                    band_violation_cap=cap(float(buy_only.objective or 0.0)),
+                )
+            )
+            if outcome.has_plan:
+                return built, outcome
+        built, outcome = attempt(
+            BuildOptions(soft_bands=True, band_violation_cap=cap(least), cash_spent=True)
+        )
+        if outcome.has_plan:
+            return built, outcome
+    built, outcome = attempt(BuildOptions(soft_bands=True, band_violation_cap=cap(least)))
+    if not outcome.has_plan:
+        raise SolverFailure("the best plan at the least band violation could not be found")
+    return built, outcome
+
+
+# Infeasibility diagnosis ---------------------------------------------------------------------------
+
+Relaxation = tuple[str, Callable[[Scenario], Scenario]]
+
+
+def _relaxations(scenario: Scenario) -> list[Relaxation]:
+    """Each rule the scenario enforces, with how to switch it off."""
+    r = scenario.rules
+    out: list[Relaxation] = []
+
+    def with_rules(**changes: object) -> Callable[[Scenario], Scenario]:
+        return lambda s: s.model_copy(update={"rules": s.rules.model_copy(update=changes)})
+
+    if r.do_not_sell:
+        out.append((f"rules.do_not_sell ({', '.join(r.do_not_sell)})", with_rules(do_not_sell=[])))
+    if r.do_not_buy:
+        out.append((f"rules.do_not_buy ({', '.join(r.do_not_buy)})", with_rules(do_not_buy=[])))
+    if r.no_short_term_gains:
+        out.append(("rules.no_short_term_gains", with_rules(no_short_term_gains=False)))
+    if r.max_realized_gain is not None:
+        out.append(
+            (f"rules.max_realized_gain ({r.max_realized_gain:,.2f})", with_rules(max_realized_gain=None))
+        )
+    if r.max_trades is not None:
+        out.append((f"rules.max_trades ({r.max_trades})", with_rules(max_trades=None)))
+    if r.min_trade > 0:
+        out.append((f"rules.min_trade ({r.min_trade:,.2f})", with_rules(min_trade=0.0)))
+    if r.whole_shares:
+        out.append(("rules.whole_shares", with_rules(whole_shares=False)))
+    if r.wash_sales == "avoid":
+        out.append(("rules.wash_sales (avoid)", with_rules(wash_sales="ignore")))
+    for i, account in enumerate(scenario.accounts):
+        if account.contribution < 0:
+            label = f"accounts[{i}].contribution (withdrawal of {-account.contribution:,.2f} from {account.id})"
+            out.append((label, _set_account(i, contribution=0.0)))
+        if account.min_cash > 0:
+            out.append(
+                (
+                    f"accounts[{i}].min_cash ({account.min_cash:,.2f} in {account.id})",
+                    _set_account(i, min_cash=0.0),
+                )
+            )
+    for i, account in enumerate(scenario.accounts):
+        if account.buyable is not None:
+            out.append((f"accounts[{i}].buyable (the menu of {account.id})", _set_account(i, buyable=None)))
+    return out
+
+
+def _set_account(index: int, **changes: object) -> Callable[[Scenario], Scenario]:
+    def apply(s: Scenario) -> Scenario:
+        accounts = list(s.accounts)
+        accounts[index] = accounts[index].model_copy(update=changes)
+        return s.model_copy(update={"accounts": accounts})
+
+    return apply
+
+
+def _feasible(scenario: Scenario, attempt_factory: Callable[[RebalanceData], Attempt]) -> bool:
+    data = build_data(scenario)
+    _, outcome = attempt_factory(data)(BuildOptions(soft_bands=True, objective="band_violation"))
+    return outcome.has_plan
+
+
+def diagnose(scenario: Scenario) -> tuple[list[str], str]:
+    """A deletion filter over the rules: the smallest set whose enforcement makes the plan impossible.
+
+    Start with every rule relaxed; put each back in turn and keep it when the problem stays feasible.
+    The rules that could not be put back are the conflict (an irreducible set over these rules).
+    """
+
+    def factory(data: RebalanceData) -> Attempt:
+        def run(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
+            built = build_problem(data, options)
+            return built, run_highs(built.problem, 30.0, DEFAULT_MIP_GAP)
+
+        return run
+
+    relaxations = _relaxations(scenario)
+
+    def relaxed(active: list[Relaxation]) -> Scenario:
+        s = scenario
+        for _, relax in active:
+            s = relax(s)
+        return s
+
+    if not _feasible(relaxed(relaxations), factory):
+        return [], (
+            "no plan exists even with every rule relaxed: the accounts cannot pay their withdrawals "
+            "and cash floors from what they hold"
+        )
+    conflict = list(relaxations)
+    for item in list(relaxations):
+        trial = [r for r in conflict if r is not item]
+        if _feasible(relaxed(trial), factory):
+            conflict = trial
+    names = [name for name, _ in conflict]
+    return names, "these constraints conflict: " + "; ".join(names)
+
+
+def _finish(data: RebalanceData, trades: list, status: str, info: SolverInfo, notes: list[str]) -> Result:
+    result = build_result(data, trades, status, info, notes)
+    verification = verify(data.scenario, result)
+    verification.raise_if_failed()
+    return result.model_copy(update={"verified": True})

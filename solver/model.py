@@ -1,0 +1,134 @@
+"""The rebalance MILP's core: decision variables and the expressions every block builds on.
+
+Blocks (`solver.blocks`) and objective terms (`solver.objective`) add their own variables, rows and
+terms to a `RebalanceModel`; `solver.engine` chooses which ones a scenario switches on and solves.
+All money is in k$ (`data.SCALE`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cvxpy as cp
+import numpy as np
+
+from .data import SCALE, RebalanceData
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Switches that differ between the solves of one scenario (phases, diagnosis)."""
+
+    allow_sells: bool = True
+    soft_bands: bool = False
+    band_violation_cap: float | None = None  # k$: total violation allowed (lexicographic second phase)
+    cash_spent: bool = False  # contributions-first: sales happen, so idle new cash is not allowed
+    objective: str = "plan"  # "plan" | "band_violation"
+    disabled: frozenset[str] = frozenset()  # rule blocks switched off (infeasibility diagnosis)
+
+
+@dataclass
+class RebalanceModel:
+    """Variables and shared expressions of one rebalance MILP."""
+
+    data: RebalanceData
+    options: BuildOptions
+    sell: cp.Variable  # (U,) k$ sold per unit
+    buy: cp.Variable  # (B,) k$ bought per slot
+    constraints: list[cp.Constraint] = field(default_factory=list)
+    objective_terms: dict[str, cp.Expression] = field(default_factory=dict)
+    trade_costs: cp.Expression | float = 0.0
+    sell_trade: cp.Variable | None = None  # (S_sell,) 1 when the slot trades
+    buy_trade: cp.Variable | None = None  # (B,)
+    band_violation: cp.Variable | None = None  # (C,) k$ outside the band
+    tax: cp.Expression | None = None  # k$ full-year tax with the plan
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, data: RebalanceData, options: BuildOptions) -> RebalanceModel:
+        upper = data.unit_value if options.allow_sells else np.zeros_like(data.unit_value)
+        sell = cp.Variable(len(data.units), name="sell", bounds=[np.zeros(len(data.units)), upper])
+        buy = cp.Variable(
+            len(data.buy_slots), name="buy", bounds=[np.zeros(len(data.buy_slots)), data.buy_cap]
+        )
+        return cls(data=data, options=options, sell=sell, buy=buy)
+
+    # Shared expressions -------------------------------------------------------------------------
+    @property
+    def sell_by_slot(self) -> cp.Expression:
+        return self.data.unit_to_sell_slot @ self.sell
+
+    @property
+    def realized_short(self) -> cp.Expression:
+        d = self.data
+        return (d.unit_gain_ratio * d.unit_short) @ self.sell
+
+    @property
+    def realized_long(self) -> cp.Expression:
+        d = self.data
+        return (d.unit_gain_ratio * d.unit_long) @ self.sell
+
+    def cash_after(self) -> cp.Expression:
+        """(A,) k$ ending cash per account: start + sales − purchases − withdrawals − costs."""
+        if "cash_after" in self._cache:
+            return self._cache["cash_after"]
+        d = self.data
+        cost_by_account = self.cost_by_account()
+        self._cache["cash_after"] = (
+            d.cash_start
+            - d.withdrawal
+            + d.sell_slot_account @ self.sell_by_slot
+            - d.buy_slot_account @ self.buy
+            - cost_by_account
+        )
+        return self._cache["cash_after"]
+
+    def cost_by_account(self) -> cp.Expression | np.ndarray:
+        """(A,) k$ spread and commissions paid in each account."""
+        d = self.data
+        costs = d.scenario.rules.costs
+        spread = costs.spread_bps / 10_000
+        out: cp.Expression | np.ndarray = np.zeros(len(d.accounts))
+        if spread > 0:
+            out = out + spread * (d.sell_slot_account @ self.sell_by_slot + d.buy_slot_account @ self.buy)
+        if costs.commission > 0:
+            assert self.sell_trade is not None and self.buy_trade is not None
+            fee = costs.commission / SCALE
+            out = out + fee * (d.sell_slot_account @ self.sell_trade + d.buy_slot_account @ self.buy_trade)
+        return out
+
+    def class_after(self) -> cp.Expression:
+        """(C,) k$ value per asset class after the plan (funds split; cash after costs and withdrawals)."""
+        if "class_after" in self._cache:
+            return self._cache["class_after"]
+        d = self.data
+        cash_change = cp.sum(self.cash_after()) - float(d.cash_start.sum())
+        unit_vector = np.zeros(len(d.classes))
+        unit_vector[d.cash_index] = 1.0
+        self._cache["class_after"] = (
+            d.class_value_start
+            + d.buy_slot_exposure @ self.buy
+            - d.sell_slot_exposure @ self.sell_by_slot
+            + unit_vector * cash_change
+        )
+        return self._cache["class_after"]
+
+    def total_after(self) -> cp.Expression:
+        return cp.sum(self.class_after())
+
+    def drift(self) -> cp.Expression:
+        """(C,) drift by class in weight units, scaled by the after-flows total (exact to within costs/W).
+
+        (V_c − t_c·W_after) / W_ref: the numerator is exact, W_ref = W_after before costs.
+        """
+        d = self.data
+        return (self.class_after() - d.target * self.total_after()) / d.total_after_flows
+
+
+class Block(Protocol):
+    """A constraint block or objective term: adds its variables, rows and terms to the model."""
+
+    name: str
+
+    def add(self, model: RebalanceModel) -> None: ...

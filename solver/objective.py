@@ -1,0 +1,176 @@
+"""Objective terms of the rebalance MILP, all in k$ so that they add up.
+
+    minimize  W·TE(d)  +  tax_weight·(tax caused by the plan + trading costs)  +  ε·turnover
+
+W·TE is the tracking error in dollars (one standard deviation a year of the gap between the household
+and its target portfolio, W the household's value); with `tax_weight = 1` a dollar of tax weighs as
+much as a dollar of that yearly tracking-error standard deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cvxpy as cp
+import numpy as np
+
+from rebal_opt.models.risk import class_risk
+
+from .data import SCALE
+from .model import RebalanceModel
+from .tax.encoding import CapitalGainsTaxEncoding
+from .tax.evaluate import evaluate_tax
+from .taxes import situation_from_scenario
+
+TRACKING_TOLERANCE = 5e-4
+"""Relative error of the polyhedral tracking-error cone: MILP value ≥ (1 − 5e-4)·sqrt(d'Σd)."""
+
+TURNOVER_TIE_BREAK = 1e-6
+"""k$ per k$ traded: breaks ties between equally good plans in favour of trading less."""
+
+
+def cone_factor(covariance: np.ndarray) -> np.ndarray:
+    """F with F'F = Σ (rows for the positive eigenvalues only), so sqrt(d'Σd) = ||F d||."""
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    keep = eigenvalues > 1e-12 * max(1.0, float(eigenvalues.max(initial=0.0)))
+    return (vectors[:, keep] * np.sqrt(eigenvalues[keep])).T
+
+
+def tangent_count(depth: int, tolerance: float) -> int:
+    """Tangents per quadrant so that `depth` nested 2-D approximations lose at most `tolerance`.
+
+    With K tangents at angles 0..π/2 the largest angle to the nearest tangent is δ = π/(4(K−1)), and the
+    polygon underestimates the 2-D norm by at most the factor cos δ; nesting multiplies the factors.
+    """
+    if depth == 0:
+        return 1
+    delta = math.acos((1.0 - tolerance) ** (1.0 / depth))
+    return math.ceil(math.pi / (4.0 * delta)) + 1
+
+
+def polyhedral_norm(y: cp.Expression, size: int, tolerance: float) -> tuple[cp.Variable, list[cp.Constraint]]:
+    """t with (1 − tolerance)·||y|| ≤ t at every feasible point and t = max of tangents (outer approximation).
+
+    Leaves u_i ≥ |y_i|; pairs are combined by a tree of 2-D cones r ≥ cos θ_k·a + sin θ_k·b over the
+    first quadrant (children are non-negative), depth ceil(log2 size).
+    """
+    constraints: list[cp.Constraint] = []
+    leaves = cp.Variable(size, nonneg=True, name="te_leaf")
+    constraints += [leaves >= y, leaves >= -y]
+    depth = math.ceil(math.log2(size)) if size > 1 else 0
+    k = tangent_count(depth, tolerance)
+    angles = np.linspace(0.0, math.pi / 2, k)
+    level: cp.Expression = leaves
+    width = size
+    while width > 1:
+        pairs = width // 2
+        parent = cp.Variable(pairs, nonneg=True, name="te_node")
+        a = level[0 : 2 * pairs : 2]
+        b = level[1 : 2 * pairs : 2]
+        for theta in angles:
+            constraints.append(parent >= math.cos(theta) * a + math.sin(theta) * b)
+        if width % 2:
+            level = cp.hstack([parent, level[width - 1 : width]])
+            width = pairs + 1
+        else:
+            level = parent
+            width = pairs
+    top = cp.Variable(nonneg=True, name="tracking_error")
+    constraints.append(top >= level[0] if size > 1 else top >= leaves[0])
+    return top, constraints
+
+
+@dataclass
+class QuadraticTracking:
+    """W·sqrt(d'Σd), through a fixed polyhedral outer approximation of the cone (single MILP)."""
+
+    name: str = "tracking error (quadratic)"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        risk = class_risk(d.classes, d.scenario.objective.risk_model)
+        factor = cone_factor(risk.covariance)
+        if factor.shape[0] == 0:
+            return
+        te, rows = polyhedral_norm(factor @ model.drift(), factor.shape[0], TRACKING_TOLERANCE)
+        model.constraints += rows
+        model.objective_terms["tracking"] = d.total_after_flows * te
+
+
+@dataclass
+class AbsoluteTracking:
+    """W·Σ|d_c|: the dollars away from target, summed over classes."""
+
+    name: str = "tracking error (absolute)"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        drift = model.drift()
+        gap = cp.Variable(len(d.classes), nonneg=True, name="abs_drift")
+        model.constraints += [gap >= drift, gap >= -drift]
+        model.objective_terms["tracking"] = d.total_after_flows * cp.sum(gap)
+
+
+@dataclass
+class CapitalGainsTax:
+    """tax_weight·(full-year tax with the plan − without it), by the exact MILP encoding of the tax."""
+
+    name: str = "capital-gains tax"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        base = situation_from_scenario(d.scenario)
+        ratio = d.unit_gain_ratio * d.unit_value
+
+        def bounds(mask: np.ndarray) -> tuple[float, float]:
+            return float(np.minimum(ratio[mask], 0).sum()), float(np.maximum(ratio[mask], 0).sum())
+
+        encoding = CapitalGainsTaxEncoding(
+            base,
+            model.realized_short,
+            model.realized_long,
+            short_bounds=bounds(d.unit_short),
+            long_bounds=bounds(d.unit_long),
+            scale=SCALE,
+        )
+        model.constraints += encoding.constraints
+        model.tax = encoding.tax
+        without = evaluate_tax(base).total_tax / SCALE
+        weight = d.scenario.objective.tax_weight
+        if weight > 0:
+            model.objective_terms["tax"] = weight * (encoding.tax - without)
+
+
+@dataclass
+class TradingCosts:
+    """tax_weight·(spread + commissions), k$."""
+
+    name: str = "trading costs"
+
+    def add(self, model: RebalanceModel) -> None:
+        costs = cp.sum(model.cost_by_account())
+        weight = model.data.scenario.objective.tax_weight
+        if weight > 0 and isinstance(costs, cp.Expression):
+            model.objective_terms["costs"] = weight * costs
+
+
+@dataclass
+class TurnoverTieBreak:
+    """ε·(Σ sells + Σ buys): among equally good plans, the one that trades least."""
+
+    name: str = "turnover tie-break"
+
+    def add(self, model: RebalanceModel) -> None:
+        model.objective_terms["turnover"] = TURNOVER_TIE_BREAK * (cp.sum(model.sell) + cp.sum(model.buy))
+
+
+@dataclass
+class BandViolationTerm:
+    """Σ v_c: the first phase when bands cannot all be met — the least total violation (k$)."""
+
+    name: str = "band violation"
+
+    def add(self, model: RebalanceModel) -> None:
+        assert model.band_violation is not None
+        model.objective_terms["band_violation"] = cp.sum(model.band_violation)

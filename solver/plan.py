@@ -1,0 +1,308 @@
+"""Solution → trade list → Result: rounding to executable quantities and reporting the plan's figures.
+
+The figures here (allocation, realized gains, tax, tracking error, cash) are recomputed from the
+rounded trades, not read off solver variables; the verifier then checks them independently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from rebal_opt.models.result import (
+    BandViolation,
+    BlockedAction,
+    ClassAllocation,
+    LotSale,
+    Realized,
+    Result,
+    SolverInfo,
+    TaxSummary,
+    TrackingError,
+    Trade,
+    WashSale,
+)
+from rebal_opt.models.scenario import Scenario
+
+from .check import tracking_error
+from .data import SCALE, RebalanceData
+from .household import (
+    PositionKey,
+    allocation,
+    allocation_before,
+    class_values,
+    starting_cash,
+    starting_shares,
+    withdrawals,
+)
+from .tax.evaluate import evaluate_tax, tax_with_gains
+from .taxes import situation_from_scenario
+
+SHARE_DECIMALS = 6
+MIN_AMOUNT = 0.005  # dollars: solver noise below half a cent is not a trade
+
+
+@dataclass(frozen=True)
+class UnitSale:
+    unit: int
+    shares: float
+
+
+def _round_slot(shares: list[tuple[int, float, float]], total: float) -> list[UnitSale]:
+    """Round each unit's shares and make them add up to the slot's `total`.
+
+    `shares` holds (unit, solver shares, shares held); the rounding difference goes to the unit that can
+    absorb it, so no lot is oversold and the total stays whole when it should be.
+    """
+    rounded = [(u, min(held, max(0.0, round(s, SHARE_DECIMALS))), held) for u, s, held in shares]
+    diff = round(total - sum(r for _, r, _ in rounded), SHARE_DECIMALS)
+    if abs(diff) > 0:
+        order = sorted(range(len(rounded)), key=lambda i: -rounded[i][1])
+        for i in order:
+            u, r, held = rounded[i]
+            if 0.0 <= r + diff <= held + 1e-9:
+                rounded[i] = (u, round(min(held, r + diff), SHARE_DECIMALS), held)
+                break
+    return [UnitSale(u, r) for u, r, _ in rounded if r > 0]
+
+
+def net_round_trips(
+    data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cancel selling and buying the same security in the same account.
+
+    Such a pair changes nothing in the allocation and only costs spread (or, in a taxable account,
+    realizes gains: loss lots can't pair with a purchase, the wash-sale block forbids it). A solver may
+    still return one when the difference is inside its optimality gap. The kept sales are the lots with
+    the least gain per dollar, so netting never raises the tax.
+    """
+    sell_k = sell_k.copy()
+    buy_k = buy_k.copy()
+    buy_index = {(slot.account, slot.security): b for b, slot in enumerate(data.buy_slots)}
+    slot_units = data.unit_to_sell_slot.tolil().rows
+    for slot, info in enumerate(data.sell_slots):
+        b = buy_index.get((info.account, info.security))
+        if b is None:
+            continue
+        units = list(slot_units[slot])
+        overlap = min(float(buy_k[b]), float(sell_k[units].sum()))
+        if overlap <= 0:
+            continue
+        buy_k[b] -= overlap
+        for j in sorted(units, key=lambda u: -data.unit_gain_ratio[u]):
+            cut = min(overlap, float(sell_k[j]))
+            sell_k[j] -= cut
+            overlap -= cut
+            if overlap <= 0:
+                break
+    return sell_k, buy_k
+
+
+def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) -> list[Trade]:
+    """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales."""
+    sell_k, buy_k = net_round_trips(data, sell_k, buy_k)
+    s = data.scenario
+    whole = s.rules.whole_shares
+    costs = s.rules.costs
+    trades: list[Trade] = []
+    by_slot: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
+    slot_index = data.unit_to_sell_slot.tocsc()
+    for j, unit in enumerate(data.units):
+        amount = float(sell_k[j]) * SCALE
+        if amount < MIN_AMOUNT:
+            continue
+        price = s.securities[unit.security].price
+        slot = int(slot_index[:, j].nonzero()[0][0])
+        by_slot[slot].append((j, min(unit.shares, amount / price), unit.shares))
+    for slot, parts in sorted(by_slot.items()):
+        info = data.sell_slots[slot]
+        price = s.securities[info.security].price
+        raw_total = sum(p[1] for p in parts)
+        total = float(round(raw_total)) if whole else round(raw_total, SHARE_DECIMALS)
+        sales = _round_slot(parts, total)
+        shares = round(sum(x.shares for x in sales), SHARE_DECIMALS)
+        if shares <= 0 or shares * price < MIN_AMOUNT:
+            continue
+        lots: list[LotSale] | None = None
+        if data.units[sales[0].unit].taxable:
+            lots = []
+            for sale in sales:
+                unit = data.units[sale.unit]
+                assert unit.lot_id is not None and unit.term is not None
+                basis = sale.shares * unit.basis_per_share
+                lots.append(
+                    LotSale(
+                        lot=unit.lot_id,
+                        shares=sale.shares,
+                        cost_basis=round(basis, 2),
+                        gain=round(sale.shares * price - basis, 2),
+                        term=unit.term,
+                        acquired=unit.acquired,
+                    )
+                )
+        amount = round(shares * price, 2)
+        trades.append(
+            Trade(
+                account=info.account,
+                security=info.security,
+                action="sell",
+                shares=shares,
+                price=price,
+                amount=amount,
+                lots=lots,
+                cost=round(costs.commission + costs.spread_bps / 10_000 * amount, 2),
+            )
+        )
+    for b, info in enumerate(data.buy_slots):
+        amount_k = float(buy_k[b])
+        price = s.securities[info.security].price
+        raw = amount_k * SCALE / price
+        shares = float(round(raw)) if whole else round(raw, SHARE_DECIMALS)
+        if shares <= 0 or shares * price < MIN_AMOUNT:
+            continue
+        amount = round(shares * price, 2)
+        trades.append(
+            Trade(
+                account=info.account,
+                security=info.security,
+                action="buy",
+                shares=shares,
+                price=price,
+                amount=amount,
+                cost=round(costs.commission + costs.spread_bps / 10_000 * amount, 2),
+            )
+        )
+    account_order = {a: i for i, a in enumerate(data.accounts)}
+    trades.sort(key=lambda t: (account_order[t.account], t.action != "sell", t.security))
+    return trades
+
+
+def state_after(scenario: Scenario, trades: list[Trade]) -> tuple[dict[PositionKey, float], dict[str, float]]:
+    """Shares per position and cash per account after the trades, withdrawals paid."""
+    shares = dict(starting_shares(scenario))
+    cash = starting_cash(scenario)
+    for account_id, amount in withdrawals(scenario).items():
+        cash[account_id] -= amount
+    for t in trades:
+        sign = 1.0 if t.action == "buy" else -1.0
+        key = (t.account, t.security)
+        shares[key] = shares.get(key, 0.0) + sign * t.shares
+        cash[t.account] += -sign * t.amount - t.cost
+    return shares, cash
+
+
+def realized_by_term(trades: list[Trade]) -> Realized:
+    short = sum(lot.gain for t in trades for lot in (t.lots or []) if lot.term == "short")
+    long = sum(lot.gain for t in trades for lot in (t.lots or []) if lot.term == "long")
+    return Realized(short_term=round(short, 2), long_term=round(long, 2))
+
+
+def blocked_actions(data: RebalanceData) -> list[BlockedAction]:
+    """Wash-sale blocks that matter: loss lots that can't be sold today, groups that can't be bought."""
+    s = data.scenario
+    out: list[BlockedAction] = []
+    blocked_units: dict[str, set[str]] = defaultdict(set)
+    for unit in data.units:
+        if unit.blocked_by_wash:
+            blocked_units[s.wash_group(unit.security)].add(unit.security)
+    for group, securities in sorted(blocked_units.items()):
+        block = data.windows.sale_blocks[group]
+        out.append(
+            BlockedAction(
+                group=group,
+                action="sell_at_loss",
+                until=block.until,
+                reason=block.reason(),
+                securities=sorted(securities),
+            )
+        )
+    for group, buy_block in sorted(data.windows.buy_blocks.items()):
+        members = sorted(t for t in s.securities if s.wash_group(t) == group)
+        out.append(
+            BlockedAction(
+                group=group,
+                action="buy",
+                until=buy_block.until,
+                reason=buy_block.reason(),
+                securities=members,
+            )
+        )
+    return out
+
+
+def band_reason(data: RebalanceData, asset_class: str, after: float, low: float, high: float) -> str:
+    i = data.classes.index(asset_class)
+    untradable = data.untradable_class_value[i] * SCALE
+    total = data.total_after_flows * SCALE
+    if after > high and total > 0 and untradable / total > high:
+        return (
+            f"untradable positions alone are {untradable / total:.2%} of the household, above the band's "
+            f"high {high:.2%}"
+        )
+    side = "above" if after > high else "below"
+    return (
+        f"stays {side} its band: no plan within the rules (restrictions, menus, wash-sale blocks, cash "
+        "floors) brings it inside; this is the smallest total violation possible"
+    )
+
+
+def build_result(
+    data: RebalanceData,
+    trades: list[Trade],
+    status: str,
+    solver: SolverInfo,
+    notes: list[str],
+) -> Result:
+    s = data.scenario
+    shares, cash = state_after(s, trades)
+    before = allocation_before(s)
+    after = allocation(s, class_values(s, shares, cash))
+    realized = realized_by_term(trades)
+    base = situation_from_scenario(s)
+    without = evaluate_tax(base).total_tax
+    with_trades = tax_with_gains(base, realized.short_term, realized.long_term).total_tax
+    te_before, _ = tracking_error(s, before)
+    te_after, _ = tracking_error(s, after)
+    violations = [
+        BandViolation(
+            asset_class=c,
+            after=w.weight,
+            low=w.low,
+            high=w.high,
+            reason=band_reason(data, c, w.weight, w.low, w.high),
+        )
+        for c, w in after.items()
+        if not w.in_band
+    ]
+    return Result(
+        scenario=s.label,
+        status=status,  # type: ignore[arg-type]
+        trades=trades,
+        allocation={
+            c: ClassAllocation(
+                target=w.target,
+                before=before[c].weight,
+                after=w.weight,
+                low=w.low,
+                high=w.high,
+                in_band_before=before[c].in_band,
+                in_band_after=w.in_band,
+            )
+            for c, w in after.items()
+        },
+        realized=realized,
+        tax=TaxSummary(
+            without_trades=round(without, 2),
+            with_trades=round(with_trades, 2),
+            due_to_trades=round(round(with_trades, 2) - round(without, 2), 2),
+        ),
+        tracking_error=TrackingError(before=te_before, after=te_after),
+        wash_sale=WashSale(blocked=blocked_actions(data)),
+        solver=solver,
+        costs=round(sum(t.cost for t in trades), 2),
+        cash_after={a: round(v, 2) for a, v in cash.items()},
+        band_violations=violations,
+        notes=notes,
+    )
