@@ -19,8 +19,11 @@ from rebal_opt.models.errors import ScenarioError
 from rebal_opt.models.loading import load_scenario, scenario_json_schema
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.check import check as check_scenario
+from rebal_opt.solver.engine import InfeasiblePlan, SolverFailure
+from rebal_opt.solver.engine import solve as solve_scenario
 
 from . import render
+from .files import atomic_write
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -77,9 +80,7 @@ def emit_json(payload: Any) -> None:
     click.echo(json.dumps(payload, indent=2, default=str))
 
 
-scenario_argument = click.argument(
-    "scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=str)
-)
+scenario_argument = click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,6 +129,55 @@ def check(scenario_path: str, as_json: bool, exit_code: bool) -> None:
         render.print_check(report)
     if exit_code and report.rebalance_due:
         sys.exit(1)
+
+
+@cli.command()
+@scenario_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (design §4).")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="Also write the trades to FILE, one row per trade and lot.",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Stop after SECONDS and return the best plan found, with its gap.",
+)
+@click.option(
+    "--mip-gap",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=1e-4,
+    show_default=True,
+    help="Relative optimality gap at which the solver stops.",
+)
+@guarded
+def solve(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float) -> None:
+    """Propose the trades that rebalance SCENARIO: least tracking error plus tax, every rule kept.
+
+    Exit codes: 0 a plan (or nothing to do), 2 bad input, 3 infeasible (the conflicting rules are
+    named), 4 the solver failed or hit the time limit without a plan.
+    """
+    scenario = load_scenario(scenario_path)
+    try:
+        result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)
+    except InfeasiblePlan as exc:
+        if as_json:
+            emit_json(
+                {"scenario": scenario.label, "status": "infeasible", "conflicts": exc.conflicts, "message": exc.detail}
+            )
+        fail(EXIT_INFEASIBLE, f"infeasible: {exc.detail}")
+    except SolverFailure as exc:
+        fail(EXIT_SOLVER, f"solver failure: {exc}")
+    if csv_path is not None:
+        atomic_write(csv_path, render.trades_csv(result))
+    if as_json:
+        emit_json(result.model_dump(mode="json", exclude_none=True))
+    else:
+        render.print_result(result)
 
 
 def main() -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from rich.console import Console
 from rich.table import Table
 
 from rebal_opt.models.report import CheckReport
+from rebal_opt.models.result import Result
 
 
 def console() -> Console:
@@ -27,9 +31,7 @@ def signed_pct(x: float) -> str:
 
 def print_check(report: CheckReport) -> None:
     out = console()
-    out.print(
-        f"[bold]{report.scenario}[/bold] as of {report.as_of}: household value {money(report.total_value)}"
-    )
+    out.print(f"[bold]{report.scenario}[/bold] as of {report.as_of}: household value {money(report.total_value)}")
     table = Table(show_lines=False)
     for header in ("asset class", "target", "weight", "drift", "band", "status"):
         table.add_column(header, justify="left" if header in ("asset class", "status") else "right")
@@ -37,9 +39,7 @@ def print_check(report: CheckReport) -> None:
         status = "in band" if c.in_band else "[bold red]OUT OF BAND[/bold red]"
         if not c.held and c.target > 0:
             status += " (no security)"
-        table.add_row(
-            name, pct(c.target), pct(c.weight), signed_pct(c.drift), f"{pct(c.low)} – {pct(c.high)}", status
-        )
+        table.add_row(name, pct(c.target), pct(c.weight), signed_pct(c.drift), f"{pct(c.low)} – {pct(c.high)}", status)
     out.print(table)
     label = "tracking error" if report.tracking == "quadratic" else "sum of |drift|"
     out.print(f"{label}: {pct(report.tracking_error)}")
@@ -51,3 +51,110 @@ def print_check(report: CheckReport) -> None:
         out.print("no rebalance due: every class is inside its band")
     for note in report.notes:
         out.print(f"note: {note}")
+
+
+def trades_csv(result: Result) -> str:
+    """One row per trade and lot (a trade without lots is one row)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "account",
+            "security",
+            "action",
+            "shares",
+            "price",
+            "amount",
+            "cost",
+            "lot",
+            "lot_shares",
+            "cost_basis",
+            "gain",
+            "term",
+            "reason",
+        ]
+    )
+    for t in result.trades:
+        common = [
+            t.account,
+            t.security,
+            t.action,
+            f"{t.shares:g}",
+            f"{t.price:.4f}",
+            f"{t.amount:.2f}",
+            f"{t.cost:.2f}",
+        ]
+        if t.lots:
+            for lot in t.lots:
+                writer.writerow(
+                    [
+                        *common,
+                        lot.lot,
+                        f"{lot.shares:g}",
+                        f"{lot.cost_basis:.2f}",
+                        f"{lot.gain:.2f}",
+                        lot.term,
+                        t.reason or "",
+                    ]
+                )
+        else:
+            writer.writerow([*common, "", "", "", "", "", t.reason or ""])
+    return buffer.getvalue()
+
+
+def print_result(result: Result) -> None:
+    out = console()
+    out.print(
+        f"[bold]{result.scenario}[/bold]: {result.status.replace('_', ' ')}"
+        + (
+            f" (gap {result.solver.mip_gap:.4%})"
+            if result.status == "time_limit" and result.solver.mip_gap is not None
+            else ""
+        )
+    )
+    table = Table(title="allocation")
+    for header in ("asset class", "target", "band", "before", "after", ""):
+        table.add_column(header, justify="left" if header in ("asset class", "") else "right")
+    for name, c in result.allocation.items():
+        flag = "" if c.in_band_after else "[bold red]out of band[/bold red]"
+        before = pct(c.before) if c.in_band_before else f"[red]{pct(c.before)}[/red]"
+        table.add_row(name, pct(c.target), f"{pct(c.low)} – {pct(c.high)}", before, pct(c.after), flag)
+    out.print(table)
+    if result.trades:
+        trades = Table(title="trades")
+        for header in ("account", "action", "security", "shares", "price", "amount", "lots (shares, gain, term)"):
+            trades.add_column(header, justify="right" if header in ("shares", "price", "amount") else "left")
+        for t in result.trades:
+            lots = ", ".join(f"{lot.lot} ({lot.shares:g}, {money(lot.gain)}, {lot.term})" for lot in t.lots or [])
+            trades.add_row(t.account, t.action, t.security, f"{t.shares:g}", money(t.price), money(t.amount), lots)
+        out.print(trades)
+    else:
+        out.print("no trades")
+    r = result.realized
+    out.print(f"realized: short-term {money(r.short_term)}, long-term {money(r.long_term)}")
+    out.print(
+        f"tax for the year: {money(result.tax.without_trades)} without the trades, "
+        f"{money(result.tax.with_trades)} with them: {money(result.tax.due_to_trades)} due to the trades"
+    )
+    out.print(
+        f"tracking error: {pct(result.tracking_error.before)} before, {pct(result.tracking_error.after)} after; "
+        f"trading costs {money(result.costs)}"
+    )
+    for v in result.band_violations:
+        out.print(
+            f"[yellow]outside its band[/yellow]: {v.asset_class} at {pct(v.after)} "
+            f"({pct(v.low)} – {pct(v.high)}): {v.reason}"
+        )
+    for b in result.wash_sale.blocked:
+        what = "selling at a loss" if b.action == "sell_at_loss" else "buying"
+        out.print(
+            f"wash sale: {what} in group {b.group} ({', '.join(b.securities)}) blocked until {b.until}: {b.reason}"
+        )
+    for note in result.notes:
+        out.print(f"note: {note}")
+    s = result.solver
+    out.print(
+        f"[dim]solver: {s.status}, {s.seconds:.2f} s ({s.solves} solves; build {s.build_seconds or 0:.2f} s, "
+        f"HiGHS {s.solve_seconds or 0:.2f} s), gap {0 if s.mip_gap is None else s.mip_gap:.2e}; "
+        f"verified: {'yes' if result.verified else 'no'}[/dim]"
+    )

@@ -66,6 +66,9 @@ class TaxSummary(ResultModel):
 class TrackingError(ResultModel):
     before: float
     after: float
+    measure: Literal["quadratic", "absolute"] = Field(
+        default="quadratic", description="quadratic: sqrt(d'Σd); absolute: Σ|d| (objective.tracking)."
+    )
 
 
 class BlockedAction(ResultModel):

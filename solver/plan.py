@@ -68,9 +68,7 @@ def _round_slot(shares: list[tuple[int, float, float]], total: float) -> list[Un
     return [UnitSale(u, r) for u, r, _ in rounded if r > 0]
 
 
-def net_round_trips(
-    data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def net_round_trips(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cancel selling and buying the same security in the same account.
 
     Such a pair changes nothing in the allocation and only costs spread (or, in a taxable account,
@@ -298,7 +296,7 @@ def build_result(
             with_trades=round(with_trades, 2),
             due_to_trades=round(round(with_trades, 2) - round(without, 2), 2),
         ),
-        tracking_error=TrackingError(before=te_before, after=te_after),
+        tracking_error=TrackingError(before=te_before, after=te_after, measure=s.objective.tracking),
         wash_sale=WashSale(blocked=blocked_actions(data)),
         solver=solver,
         costs=round(sum(t.cost for t in trades), 2),
