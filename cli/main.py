@@ -19,8 +19,6 @@ from rebal_opt.models.errors import ScenarioError
 from rebal_opt.models.loading import load_scenario, scenario_json_schema
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.check import check as check_scenario
-from rebal_opt.solver.engine import InfeasiblePlan, SolverFailure
-from rebal_opt.solver.engine import solve as solve_scenario
 
 from . import render
 from .files import atomic_write
@@ -161,6 +159,10 @@ def solve(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: f
     Exit codes: 0 a plan (or nothing to do), 2 bad input, 3 infeasible (the conflicting rules are
     named), 4 the solver failed or hit the time limit without a plan.
     """
+    # Imported here: cvxpy takes a second to load, and validate/check/schema don't need it.
+    from rebal_opt.solver.engine import InfeasiblePlan, SolverFailure
+    from rebal_opt.solver.engine import solve as solve_scenario
+
     scenario = load_scenario(scenario_path)
     try:
         result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)

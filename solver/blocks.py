@@ -66,9 +66,7 @@ class MinimumTrade:
         assert model.sell_trade is not None and model.buy_trade is not None
         if len(d.sell_slots):
             sell_cap = d.unit_to_sell_slot @ d.unit_value
-            model.constraints.append(
-                model.sell_by_slot >= cp.multiply(np.minimum(floor, sell_cap), model.sell_trade)
-            )
+            model.constraints.append(model.sell_by_slot >= cp.multiply(np.minimum(floor, sell_cap), model.sell_trade))
         if len(d.buy_slots):
             model.constraints.append(model.buy >= cp.multiply(np.minimum(floor, d.buy_cap), model.buy_trade))
 
@@ -171,12 +169,8 @@ class WashSales:
         buys_in_group = cp.Variable(len(groups), boolean=True, name="group_bought")
         for g, group in enumerate(groups):
             loss_units, buys = d.wash_groups[group]
-            model.constraints.append(
-                model.sell[loss_units] <= d.unit_value[loss_units] * (1 - buys_in_group[g])
-            )
-            model.constraints.append(
-                cp.sum(model.buy[buys]) <= float(d.buy_cap[buys].sum()) * buys_in_group[g]
-            )
+            model.constraints.append(model.sell[loss_units] <= d.unit_value[loss_units] * (1 - buys_in_group[g]))
+            model.constraints.append(cp.sum(model.buy[buys]) <= float(d.buy_cap[buys].sum()) * buys_in_group[g])
 
 
 @dataclass

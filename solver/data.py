@@ -80,9 +80,7 @@ class RebalanceData:
     total_start: float  # k$ (contributions in, withdrawals not yet out)
     untradable_class_value: np.ndarray  # (C,) k$ that can never move
     windows: WashWindows
-    wash_groups: dict[str, tuple[list[int], list[int]]] = field(
-        default_factory=dict
-    )  # group -> (loss units, buys)
+    wash_groups: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)  # group -> (loss units, buys)
 
     @property
     def cash_index(self) -> int:
@@ -149,9 +147,7 @@ def build_data(scenario: Scenario) -> RebalanceData:
             if rules.no_short_term_gains and term == "short" and price > basis:
                 continue
             loss = price < basis
-            blocked = loss and _blocked_by_wash(
-                scenario, windows, account.id, lot.id, lot.security, lot.acquired
-            )
+            blocked = loss and _blocked_by_wash(scenario, windows, account.id, lot.id, lot.security, lot.acquired)
             units.append(
                 SellUnit(
                     account.id,
@@ -168,9 +164,7 @@ def build_data(scenario: Scenario) -> RebalanceData:
             )
 
     prices = {t: s.price for t, s in scenario.securities.items()}
-    unit_value = np.array(
-        [0.0 if u.blocked_by_wash else u.shares * prices[u.security] / SCALE for u in units]
-    )
+    unit_value = np.array([0.0 if u.blocked_by_wash else u.shares * prices[u.security] / SCALE for u in units])
     unit_gain_ratio = np.array([u.gain_per_share(prices[u.security]) / prices[u.security] for u in units])
     unit_short = np.array([u.taxable and u.term == "short" for u in units], dtype=bool)
     unit_long = np.array([u.taxable and u.term == "long" for u in units], dtype=bool)
@@ -185,9 +179,7 @@ def build_data(scenario: Scenario) -> RebalanceData:
             sell_slots.append(TradeSlot(*key))
         rows.append(slot_of[key])
         cols.append(j)
-    unit_to_sell_slot = sp.csr_matrix(
-        (np.ones(len(units)), (rows, cols)), shape=(len(sell_slots), len(units))
-    )
+    unit_to_sell_slot = sp.csr_matrix((np.ones(len(units)), (rows, cols)), shape=(len(sell_slots), len(units)))
 
     accounts = [a.id for a in scenario.accounts]
     account_index = {a: i for i, a in enumerate(accounts)}

@@ -135,12 +135,8 @@ def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = 
     log = SolveLog()
     notes: list[str] = []
     if not report.rebalance_due and not new_cash:
-        info = SolverInfo(
-            status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0
-        )
-        notes.append(
-            "every class is inside its band and there is no new cash to invest or withdrawal to fund"
-        )
+        info = SolverInfo(status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0)
+        notes.append("every class is inside its band and there is no new cash to invest or withdrawal to fund")
         return _finish(data, [], "no_trade_needed", info, notes)
 
     def attempt(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
@@ -171,16 +167,12 @@ def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = 
 Attempt = Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome]]
 
 
-def _hard_bands(
-    scenario: Scenario, attempt: Attempt, notes: list[str]
-) -> tuple[BuiltProblem, SolveOutcome] | None:
+def _hard_bands(scenario: Scenario, attempt: Attempt, notes: list[str]) -> tuple[BuiltProblem, SolveOutcome] | None:
     """Phases 2–3: every band met. None when the bands cannot all be met."""
     if scenario.rules.contributions_first:
         built, outcome = attempt(BuildOptions(allow_sells=False))
         if outcome.has_plan:
-            notes.append(
-                "contributions first: new cash alone brings every class inside its band; nothing is sold"
-            )
+            notes.append("contributions first: new cash alone brings every class inside its band; nothing is sold")
             return built, outcome
         built, outcome = attempt(BuildOptions(cash_spent=True))
         if outcome.has_plan:
@@ -227,9 +219,7 @@ def _soft_bands(
             )
             if outcome.has_plan:
                 return built, outcome
-        built, outcome = attempt(
-            BuildOptions(soft_bands=True, band_violation_cap=cap(least), cash_spent=True)
-        )
+        built, outcome = attempt(BuildOptions(soft_bands=True, band_violation_cap=cap(least), cash_spent=True))
         if outcome.has_plan:
             return built, outcome
     built, outcome = attempt(BuildOptions(soft_bands=True, band_violation_cap=cap(least)))
@@ -258,9 +248,7 @@ def _relaxations(scenario: Scenario) -> list[Relaxation]:
     if r.no_short_term_gains:
         out.append(("rules.no_short_term_gains", with_rules(no_short_term_gains=False)))
     if r.max_realized_gain is not None:
-        out.append(
-            (f"rules.max_realized_gain ({r.max_realized_gain:,.2f})", with_rules(max_realized_gain=None))
-        )
+        out.append((f"rules.max_realized_gain ({r.max_realized_gain:,.2f})", with_rules(max_realized_gain=None)))
     if r.max_trades is not None:
         out.append((f"rules.max_trades ({r.max_trades})", with_rules(max_trades=None)))
     if r.min_trade > 0:
@@ -302,10 +290,12 @@ def _feasible(scenario: Scenario, attempt_factory: Callable[[RebalanceData], Att
 
 
 def diagnose(scenario: Scenario) -> tuple[list[str], str]:
-    """A deletion filter over the rules: the smallest set whose enforcement makes the plan impossible.
+    """A deletion filter over the rules: an irreducible set of them that cannot hold together.
 
-    Start with every rule relaxed; put each back in turn and keep it when the problem stays feasible.
-    The rules that could not be put back are the conflict (an irreducible set over these rules).
+    Every rule starts enforced (infeasible). Each rule in turn is relaxed: if the problem stays
+    infeasible the rule is not part of the conflict and stays relaxed; otherwise it is put back. The
+    rules still enforced at the end conflict with each other (and with the fixed facts: holdings, prices,
+    no short sales), and relaxing any one of them makes a plan possible.
     """
 
     def factory(data: RebalanceData) -> Attempt:
@@ -324,16 +314,17 @@ def diagnose(scenario: Scenario) -> tuple[list[str], str]:
         return s
 
     if not _feasible(relaxed(relaxations), factory):
-        return [], (
-            "no plan exists even with every rule relaxed: the accounts cannot pay their withdrawals "
-            "and cash floors from what they hold"
-        )
-    conflict = list(relaxations)
-    for item in list(relaxations):
-        trial = [r for r in conflict if r is not item]
-        if _feasible(relaxed(trial), factory):
-            conflict = trial
-    names = [name for name, _ in conflict]
+        return [], "no plan exists even with every rule relaxed: the accounts cannot keep non-negative cash"
+    enforced = list(relaxations)
+    relaxed_so_far: list[Relaxation] = []
+    for item in relaxations:
+        trial = [*relaxed_so_far, item]
+        if not _feasible(relaxed(trial), factory):
+            relaxed_so_far = trial
+            enforced.remove(item)
+    names = [name for name, _ in enforced]
+    if len(names) == 1:
+        return names, f"{names[0]} cannot be met by any plan"
     return names, "these constraints conflict: " + "; ".join(names)
 
 

@@ -15,23 +15,32 @@ import cvxpy.settings as cvx_status
 DEFAULT_MIP_GAP = 1e-4
 
 
+SOLVER_LOG_ENV = "REBAL_OPT_SOLVER_LOG"
+
+
 @contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """Send file descriptor 1 to 2 while HiGHS runs: it prints its banner at the C level, which
-    `contextlib.redirect_stdout` cannot catch, and `--json` must leave only JSON on stdout."""
+def solver_output_off_stdout() -> Iterator[None]:
+    """Keep HiGHS's output off stdout while it runs.
+
+    HiGHS prints its banner at the C level, which `contextlib.redirect_stdout` cannot catch, and
+    `--json` must leave only JSON on stdout. File descriptor 1 goes to /dev/null, or to stderr when
+    REBAL_OPT_SOLVER_LOG=1 (with HiGHS's log switched on).
+    """
     sys.stdout.flush()
     try:
         saved = os.dup(1)
     except OSError:  # no real stdout (embedded use): nothing to protect
         yield
         return
+    sink = os.open(os.devnull, os.O_WRONLY) if not os.environ.get(SOLVER_LOG_ENV) else os.dup(2)
     try:
-        os.dup2(2, 1)
+        os.dup2(sink, 1)
         yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(sink)
 
 
 @dataclass(frozen=True)
@@ -50,17 +59,15 @@ class SolveOutcome:
         return self.status in ("optimal", "time_limit")
 
 
-def run_highs(
-    problem: cp.Problem, time_limit: float | None, mip_gap: float = DEFAULT_MIP_GAP
-) -> SolveOutcome:
+def run_highs(problem: cp.Problem, time_limit: float | None, mip_gap: float = DEFAULT_MIP_GAP) -> SolveOutcome:
     """Solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap, not an error."""
     options: dict[str, object] = {"mip_rel_gap": mip_gap, "random_seed": 0}
     if time_limit is not None:
         options["time_limit"] = float(max(time_limit, 0.01))
     start = time.perf_counter()
     try:
-        with stdout_to_stderr():
-            problem.solve(solver=cp.HIGHS, verbose=False, **options)
+        with solver_output_off_stdout():
+            problem.solve(solver=cp.HIGHS, verbose=bool(os.environ.get(SOLVER_LOG_ENV)), **options)
     except cp.error.SolverError as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
     seconds = time.perf_counter() - start

@@ -49,9 +49,7 @@ class RebalanceModel:
     def create(cls, data: RebalanceData, options: BuildOptions) -> RebalanceModel:
         upper = data.unit_value if options.allow_sells else np.zeros_like(data.unit_value)
         sell = cp.Variable(len(data.units), name="sell", bounds=[np.zeros(len(data.units)), upper])
-        buy = cp.Variable(
-            len(data.buy_slots), name="buy", bounds=[np.zeros(len(data.buy_slots)), data.buy_cap]
-        )
+        buy = cp.Variable(len(data.buy_slots), name="buy", bounds=[np.zeros(len(data.buy_slots)), data.buy_cap])
         return cls(data=data, options=options, sell=sell, buy=buy)
 
     # Shared expressions -------------------------------------------------------------------------

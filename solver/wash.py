@@ -122,8 +122,7 @@ def wash_windows(scenario: Scenario) -> WashWindows:
                 Purchase(planned.date, planned.account, planned.security, "planned purchase")
             )
     sale_blocks = {
-        group: SaleBlock(group, _until(max(p.date for p in items)), tuple(items))
-        for group, items in purchases.items()
+        group: SaleBlock(group, _until(max(p.date for p in items)), tuple(items)) for group, items in purchases.items()
     }
     sales: dict[str, list[LossSale]] = defaultdict(list)
     for trade in scenario.recent_trades:
@@ -131,7 +130,6 @@ def wash_windows(scenario: Scenario) -> WashWindows:
         if loss and start <= trade.date <= as_of:
             sales[scenario.wash_group(trade.security)].append(LossSale(trade.date, trade.account, trade.security))
     buy_blocks = {
-        group: BuyBlock(group, _until(max(s.date for s in items)), tuple(items))
-        for group, items in sales.items()
+        group: BuyBlock(group, _until(max(s.date for s in items)), tuple(items)) for group, items in sales.items()
     }
     return WashWindows(sale_blocks, buy_blocks)

@@ -1,0 +1,932 @@
+"""The independent verifier: every plan is checked against the scenario before it is shown.
+
+`verify(scenario, result)` recomputes everything from the scenario and the result's trade list alone
+(never from solver variables): the lots sold, their gains and holding periods, the cash of each account,
+the allocation before and after, the tracking error, the realized gains and the tax they cause, the
+wash-sale windows and the contributions-first rule. Each rule is one small function yielding
+`Violation`s of one `kind`; the message names the account, lot or security and the numbers.
+
+Conventions used by every check:
+
+* A trade's value is `shares × scenario price`; gains are at that quoted price, trading costs are
+  separate (`commission + spread_bps / 10_000 × value` per trade).
+* Dollar figures the result reports (rounded to cents) must match within `tolerance_dollars`; shares
+  within `SHARE_TOL`; weights within `WEIGHT_TOL`; the tracking error within `TE_REL_TOL` relative plus
+  `TE_ABS_TOL`.
+* The trade date of the plan is `as_of`. Wash-sale windows are the 30 days before and after it.
+* When a taxable sell's lots cannot be resolved (missing, unknown), that is reported, and the checks that
+  need the plan's realized gains (realized, tax, caps) are skipped: their figures would be meaningless.
+* A result with status `infeasible` carries no plan: it may list no trades, and nothing else is checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from rebal_opt.models.result import LotSale, Result, Term, Trade
+from rebal_opt.models.risk import class_risk
+from rebal_opt.models.scenario import CASH_CLASS, Account, AccountType, Lot, Scenario
+
+from .household import (
+    ClassWeight,
+    PositionKey,
+    allocation,
+    class_values,
+    starting_cash,
+    starting_shares,
+)
+
+SHARE_TOL = 1e-6
+"""Shares: oversold lots and positions, lot sums, whole shares."""
+WEIGHT_TOL = 1e-6
+"""Allocation weights, targets and band edges."""
+TE_REL_TOL = 1e-6
+TE_ABS_TOL = 1e-9
+PRICE_TOL = 1e-6
+"""A trade's price must be the scenario's price to this many dollars."""
+LOSS_EPS = 1e-9
+"""A lot is sold at a loss (or a gain) when its gain is beyond this many dollars from zero."""
+WASH_WINDOW_DAYS = 30
+"""A loss sale on day D is a wash sale when the group is bought in D-30 .. D+30."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: `kind` names the rule, `message` the account/lot/security and the numbers."""
+
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+class PlanVerificationError(Exception):
+    """A plan failed verification; carries every violation found."""
+
+    def __init__(self, violations: Iterable[Violation]) -> None:
+        self.violations = list(violations)
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        super().__init__(f"the plan failed verification ({len(self.violations)} problems):\n{lines}")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of `verify`: every violation found (none when the plan is sound)."""
+
+    violations: list[Violation]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def kinds(self) -> set[str]:
+        return {v.kind for v in self.violations}
+
+    def raise_if_failed(self) -> None:
+        """Raise `PlanVerificationError` listing every violation, unless the plan passed."""
+        if self.violations:
+            raise PlanVerificationError(self.violations)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Definitions
+
+
+def anniversary(day: dt.date) -> dt.date:
+    """The same day one year later; Feb 29 → Feb 28."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def holding_term(lot: Lot, sale_date: dt.date) -> Term:
+    """Long-term iff the lot is inherited or sold after the anniversary of its purchase.
+
+    Held more than one year: bought 2023-06-15, sold 2024-06-15 is short-term, 2024-06-16 long-term.
+    """
+    if lot.inherited or sale_date > anniversary(lot.acquired):
+        return "long"
+    return "short"
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _shares(x: float) -> str:
+    return f"{x:,.6g}"
+
+
+@dataclass(frozen=True)
+class _LotSold:
+    """One lot sold by a taxable sell, resolved against the scenario, with its recomputed figures."""
+
+    trade: Trade
+    sale: LotSale
+    account: Account
+    lot: Lot
+    cost_basis: float
+    gain: float
+    term: Term
+
+    @property
+    def where(self) -> str:
+        return f"lot {self.lot.id} ({self.sale.shares:g} {self.lot.security} in {self.account.id})"
+
+
+class _Plan:
+    """The scenario and the result's trades, with everything the checks recompute from them."""
+
+    def __init__(self, scenario: Scenario, result: Result, tolerance: float) -> None:
+        self.s = scenario
+        self.r = result
+        self.tol = tolerance
+        self.accounts = {a.id: a for a in scenario.accounts}
+        self.lots: dict[str, tuple[Account, Lot]] = {
+            lot.id: (a, lot) for a in scenario.accounts for lot in a.lots if lot.id is not None
+        }
+        self.trades = [t for t in result.trades if t.account in self.accounts and t.security in scenario.securities]
+        self.sells = [t for t in self.trades if t.action == "sell"]
+        self.buys = [t for t in self.trades if t.action == "buy"]
+
+    def price(self, ticker: str) -> float:
+        return self.s.securities[ticker].price
+
+    def value(self, trade: Trade) -> float:
+        """The trade's dollar value at the scenario price."""
+        return trade.shares * self.price(trade.security)
+
+    def cost(self, trade: Trade) -> float:
+        costs = self.s.rules.costs
+        return costs.commission + costs.spread_bps / 10_000 * abs(self.value(trade))
+
+    def group(self, ticker: str) -> str:
+        return self.s.wash_group(ticker)
+
+    def taxable_sells(self) -> Iterator[tuple[Trade, Account]]:
+        for trade in self.sells:
+            account = self.accounts[trade.account]
+            if account.type == AccountType.TAXABLE:
+                yield trade, account
+
+    @cached_property
+    def unresolved_lots(self) -> list[tuple[Trade, str]]:
+        """Taxable sells whose lots are missing or do not name a lot of that security in that account."""
+        out: list[tuple[Trade, str]] = []
+        for trade, account in self.taxable_sells():
+            if not trade.lots:
+                out.append((trade, "lists no lots"))
+                continue
+            for sale in trade.lots:
+                owner = self.lots.get(sale.lot)
+                if owner is None:
+                    out.append((trade, f"names lot '{sale.lot}', which does not exist"))
+                elif owner[0].id != account.id:
+                    out.append((trade, f"names lot '{sale.lot}', which is in account {owner[0].id}"))
+                elif owner[1].security != trade.security:
+                    out.append((trade, f"names lot '{sale.lot}', which holds {owner[1].security}"))
+        return out
+
+    @cached_property
+    def lots_sold(self) -> list[_LotSold]:
+        """Every resolvable lot sold by a taxable sell, with basis, gain and term recomputed."""
+        out: list[_LotSold] = []
+        for trade, account in self.taxable_sells():
+            for sale in trade.lots or []:
+                owner = self.lots.get(sale.lot)
+                if owner is None or owner[0].id != account.id or owner[1].security != trade.security:
+                    continue
+                lot = owner[1]
+                basis = sale.shares * lot.basis_per_share
+                gain = sale.shares * self.price(trade.security) - basis
+                out.append(_LotSold(trade, sale, account, lot, basis, gain, holding_term(lot, self.s.as_of)))
+        return out
+
+    @cached_property
+    def realized(self) -> tuple[float, float] | None:
+        """(short-term, long-term) gains of the plan; None when some taxable sell's lots are unresolved."""
+        if self.unresolved_lots:
+            return None
+        short = sum(x.gain for x in self.lots_sold if x.term == "short")
+        long = sum(x.gain for x in self.lots_sold if x.term == "long")
+        return short, long
+
+    @cached_property
+    def shares_before(self) -> dict[PositionKey, float]:
+        return starting_shares(self.s)
+
+    @cached_property
+    def shares_after(self) -> dict[PositionKey, float]:
+        shares = defaultdict(float, self.shares_before)
+        for trade in self.trades:
+            sign = 1.0 if trade.action == "buy" else -1.0
+            shares[(trade.account, trade.security)] += sign * trade.shares
+        return dict(shares)
+
+    @cached_property
+    def ending_cash(self) -> dict[str, float]:
+        """cash + contribution + Σ sells − Σ buys − Σ costs, per account (withdrawals paid out)."""
+        cash = {a.id: a.cash + a.contribution for a in self.s.accounts}
+        for trade in self.trades:
+            sign = 1.0 if trade.action == "sell" else -1.0
+            cash[trade.account] += sign * self.value(trade) - self.cost(trade)
+        return cash
+
+    @cached_property
+    def before(self) -> dict[str, ClassWeight]:
+        return allocation(self.s, class_values(self.s, self.shares_before, starting_cash(self.s)))
+
+    @cached_property
+    def after(self) -> dict[str, ClassWeight]:
+        return allocation(self.s, class_values(self.s, self.shares_after, self.ending_cash))
+
+    def tracking_error(self, weights: dict[str, ClassWeight]) -> float:
+        """sqrt(d' Σ d) (quadratic) or Σ |d| (absolute) of the drift d = weight − target."""
+        classes = list(weights)
+        drift = np.array([weights[c].drift for c in classes])
+        if self.s.objective.tracking == "absolute":
+            return float(np.abs(drift).sum())
+        return class_risk(classes, self.s.objective.risk_model).tracking_error(drift)
+
+    def buyable(self, account: Account) -> set[str]:
+        """Securities the account may buy: its menu (None = all) minus rules.do_not_buy."""
+        menu = set(self.s.securities) if account.buyable is None else set(account.buyable)
+        return menu - set(self.s.rules.do_not_buy)
+
+
+Check = Callable[[_Plan], Iterator[Violation]]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Trades: references, prices, amounts, permissions
+
+
+def check_references(p: _Plan) -> Iterator[Violation]:
+    """Every trade names an account and a security of the scenario."""
+    for trade in p.r.trades:
+        if trade.account not in p.accounts:
+            yield Violation("unknown_reference", f"a {trade.action} of {trade.security} names unknown account "
+                            f"'{trade.account}'")
+        if trade.security not in p.s.securities:
+            yield Violation("unknown_reference", f"a {trade.action} in {trade.account} names unknown security "
+                            f"'{trade.security}'")
+
+
+def check_shares_positive(p: _Plan) -> Iterator[Violation]:
+    """A trade, and each lot it sells, has a positive, finite number of shares."""
+    for trade in p.trades:
+        if not (math.isfinite(trade.shares) and trade.shares > 0):
+            yield Violation("invalid_shares", f"{trade.action} {trade.security} in {trade.account}: "
+                            f"shares {trade.shares} must be positive")
+        for sale in trade.lots or []:
+            if not (math.isfinite(sale.shares) and sale.shares > 0):
+                yield Violation("invalid_shares", f"sell {trade.security} in {trade.account}: lot {sale.lot} "
+                                f"shares {sale.shares} must be positive")
+
+
+def check_price(p: _Plan) -> Iterator[Violation]:
+    """A trade's price is the scenario's price of the security."""
+    for trade in p.trades:
+        price = p.price(trade.security)
+        if abs(trade.price - price) > PRICE_TOL:
+            yield Violation("price", f"{trade.action} {trade.security} in {trade.account} at {trade.price}; "
+                            f"the scenario price is {price}")
+
+
+def check_amount(p: _Plan) -> Iterator[Violation]:
+    """amount = shares × price, to the cent."""
+    for trade in p.trades:
+        value = p.value(trade)
+        if abs(trade.amount - value) > p.tol:
+            yield Violation("amount", f"{trade.action} {_shares(trade.shares)} {trade.security} in "
+                            f"{trade.account}: amount {_money(trade.amount)}, shares × price = {_money(value)}")
+
+
+def check_tradable(p: _Plan) -> Iterator[Violation]:
+    """An account with `tradable: false` (held away) never trades."""
+    for trade in p.trades:
+        if not p.accounts[trade.account].tradable:
+            yield Violation("untradable_account", f"{trade.action} {_shares(trade.shares)} {trade.security} "
+                            f"in {trade.account}, which is not tradable")
+
+
+def check_menu(p: _Plan) -> Iterator[Violation]:
+    """A buy is of a security on the account's `buyable` menu (no menu: any security)."""
+    for trade in p.buys:
+        menu = p.accounts[trade.account].buyable
+        if menu is not None and trade.security not in menu:
+            yield Violation("not_buyable", f"buy {trade.security} in {trade.account}, whose menu is "
+                            f"{', '.join(menu) or '(empty)'}")
+
+
+def check_do_not_buy(p: _Plan) -> Iterator[Violation]:
+    """No buy of a security listed in rules.do_not_buy."""
+    for trade in p.buys:
+        if trade.security in p.s.rules.do_not_buy:
+            yield Violation("do_not_buy", f"buy {_shares(trade.shares)} {trade.security} in {trade.account}; "
+                            f"{trade.security} is in rules.do_not_buy")
+
+
+def check_do_not_sell(p: _Plan) -> Iterator[Violation]:
+    """No sell of a security, or of a lot, listed in rules.do_not_sell.
+
+    A sell without lots (tax-advantaged account) may not dip into the shares of protected lots there.
+    """
+    protected = set(p.s.rules.do_not_sell)
+    for trade in p.sells:
+        if trade.security in protected:
+            yield Violation("do_not_sell", f"sell {_shares(trade.shares)} {trade.security} in {trade.account}; "
+                            f"{trade.security} is in rules.do_not_sell")
+            continue
+        if trade.lots:
+            for sale in trade.lots:
+                if sale.lot in protected:
+                    yield Violation("do_not_sell", f"sell {_shares(sale.shares)} {trade.security} of lot "
+                                    f"{sale.lot} in {trade.account}; lot {sale.lot} is in rules.do_not_sell")
+            continue
+        account = p.accounts[trade.account]
+        kept = sum(lot.shares for lot in account.lots if lot.security == trade.security and lot.id in protected)
+        free = p.shares_before.get((account.id, trade.security), 0.0) - kept
+        if kept > 0 and trade.shares > free + SHARE_TOL:
+            yield Violation("do_not_sell", f"sell {_shares(trade.shares)} {trade.security} in {account.id}: "
+                            f"only {_shares(free)} are not in protected lots")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Sells: lots, basis, gains, terms, positions
+
+
+def check_lots_listed(p: _Plan) -> Iterator[Violation]:
+    """A sell in a taxable account lists the lots it sells (specific identification)."""
+    for trade, account in p.taxable_sells():
+        if not trade.lots:
+            yield Violation("lots_missing", f"sell {_shares(trade.shares)} {trade.security} in taxable "
+                            f"account {account.id} lists no lots")
+
+
+def check_lots_exist(p: _Plan) -> Iterator[Violation]:
+    """Each lot a taxable sell lists is a lot of that security in that account."""
+    for trade, problem in p.unresolved_lots:
+        if trade.lots:
+            yield Violation("unknown_lot", f"sell {trade.security} in {trade.account} {problem}")
+
+
+def check_lot_oversold(p: _Plan) -> Iterator[Violation]:
+    """Shares sold from a lot, over all trades, are at most the lot's shares."""
+    sold: dict[str, float] = defaultdict(float)
+    for x in p.lots_sold:
+        sold[x.lot.id or ""] += x.sale.shares
+    for lot_id, n in sold.items():
+        account, lot = p.lots[lot_id]
+        if n > lot.shares + SHARE_TOL:
+            yield Violation("lot_oversold", f"lot {lot_id} ({lot.security} in {account.id}) holds "
+                            f"{_shares(lot.shares)} shares; the plan sells {_shares(n)}")
+
+
+def check_lot_sum(p: _Plan) -> Iterator[Violation]:
+    """The lots a sell lists add up to the trade's shares."""
+    for trade in p.sells:
+        if trade.lots:
+            total = sum(sale.shares for sale in trade.lots)
+            if abs(total - trade.shares) > SHARE_TOL:
+                yield Violation("lot_shares", f"sell {_shares(trade.shares)} {trade.security} in {trade.account}"
+                                f": its lots add up to {_shares(total)} shares")
+
+
+def check_cost_basis(p: _Plan) -> Iterator[Violation]:
+    """cost_basis = shares × the lot's basis per share."""
+    for x in p.lots_sold:
+        if abs(x.sale.cost_basis - x.cost_basis) > p.tol:
+            yield Violation("cost_basis", f"{x.where}: cost_basis {_money(x.sale.cost_basis)}, "
+                            f"expected {_money(x.cost_basis)}")
+
+
+def check_gain(p: _Plan) -> Iterator[Violation]:
+    """gain = shares × price − cost_basis, at the quoted price (costs are separate)."""
+    for x in p.lots_sold:
+        if abs(x.sale.gain - x.gain) > p.tol:
+            yield Violation("gain", f"{x.where}: gain {_money(x.sale.gain)}, expected {_money(x.gain)}")
+
+
+def check_term(p: _Plan) -> Iterator[Violation]:
+    """term: long iff the lot is inherited or as_of is after the anniversary of `acquired`."""
+    for x in p.lots_sold:
+        if x.sale.term != x.term:
+            why = "inherited" if x.lot.inherited else f"acquired {x.lot.acquired}, sold {p.s.as_of}"
+            yield Violation("term", f"{x.where}: term {x.sale.term}, expected {x.term} ({why})")
+
+
+def check_lot_acquired(p: _Plan) -> Iterator[Violation]:
+    """A lot sale that reports `acquired` reports the lot's date."""
+    for x in p.lots_sold:
+        if x.sale.acquired is not None and x.sale.acquired != x.lot.acquired:
+            yield Violation("lot_acquired", f"{x.where}: acquired {x.sale.acquired}, the lot's date is "
+                            f"{x.lot.acquired}")
+
+
+def check_position_oversold(p: _Plan) -> Iterator[Violation]:
+    """Shares sold of a position (account, security) are at most the shares held (lots and holdings)."""
+    sold: dict[PositionKey, float] = defaultdict(float)
+    for trade in p.sells:
+        sold[(trade.account, trade.security)] += trade.shares
+    for (account, ticker), n in sold.items():
+        held = p.shares_before.get((account, ticker), 0.0)
+        if n > held + SHARE_TOL:
+            yield Violation("position_oversold", f"sell {_shares(n)} {ticker} in {account}, which holds "
+                            f"{_shares(held)}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Rules
+
+
+def check_buy_and_sell(p: _Plan) -> Iterator[Violation]:
+    """No account both buys and sells the same security."""
+    bought = {(t.account, t.security) for t in p.buys}
+    for account, ticker in sorted(bought & {(t.account, t.security) for t in p.sells}):
+        yield Violation("buy_and_sell", f"{account} both buys and sells {ticker}")
+
+
+def check_whole_shares(p: _Plan) -> Iterator[Violation]:
+    """rules.whole_shares: every trade's shares is a whole number."""
+    if not p.s.rules.whole_shares:
+        return
+    for trade in p.trades:
+        if abs(trade.shares - round(trade.shares)) > SHARE_TOL:
+            yield Violation("fractional_shares", f"{trade.action} {_shares(trade.shares)} {trade.security} "
+                            f"in {trade.account}; rules.whole_shares asks for whole shares")
+
+
+def check_min_trade(p: _Plan) -> Iterator[Violation]:
+    """rules.min_trade: every trade is worth at least min_trade dollars."""
+    minimum = p.s.rules.min_trade
+    for trade in p.trades:
+        value = p.value(trade)
+        if value < minimum - p.tol:
+            yield Violation("min_trade", f"{trade.action} {_shares(trade.shares)} {trade.security} in "
+                            f"{trade.account} is worth {_money(value)}; rules.min_trade is {_money(minimum)}")
+
+
+def check_max_trades(p: _Plan) -> Iterator[Violation]:
+    """rules.max_trades: the plan has at most that many trades."""
+    limit = p.s.rules.max_trades
+    if limit is not None and len(p.r.trades) > limit:
+        yield Violation("max_trades", f"the plan has {len(p.r.trades)} trades; rules.max_trades is {limit}")
+
+
+def check_no_short_term_gains(p: _Plan) -> Iterator[Violation]:
+    """rules.no_short_term_gains: no lot sold short-term at a gain."""
+    if not p.s.rules.no_short_term_gains:
+        return
+    for x in p.lots_sold:
+        if x.term == "short" and x.gain > LOSS_EPS:
+            yield Violation("short_term_gain", f"{x.where} realizes a short-term gain of {_money(x.gain)} "
+                            f"(acquired {x.lot.acquired}); rules.no_short_term_gains is set")
+
+
+def check_max_realized_gain(p: _Plan) -> Iterator[Violation]:
+    """rules.max_realized_gain: the plan's net realized gain (short + long) is at most the cap."""
+    cap = p.s.rules.max_realized_gain
+    if cap is None or p.realized is None:
+        return
+    net = sum(p.realized)
+    if net > cap + p.tol:
+        yield Violation("max_realized_gain", f"the plan realizes a net {_money(net)}; rules.max_realized_gain "
+                        f"is {_money(cap)}")
+
+
+def check_realized(p: _Plan) -> Iterator[Violation]:
+    """realized = Σ lot gains by term, taxable accounts only (tax-advantaged sells realize nothing)."""
+    if p.realized is None:
+        return
+    short, long = p.realized
+    for name, reported, expected in (
+        ("short_term", p.r.realized.short_term, short),
+        ("long_term", p.r.realized.long_term, long),
+    ):
+        if abs(reported - expected) > p.tol:
+            yield Violation("realized", f"realized.{name} is {_money(reported)}; the lots sold give "
+                            f"{_money(expected)}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Costs and cash
+
+
+def check_trade_cost(p: _Plan) -> Iterator[Violation]:
+    """A trade's cost = rules.costs.commission + spread_bps / 10_000 × amount."""
+    for trade in p.trades:
+        cost = p.cost(trade)
+        if abs(trade.cost - cost) > p.tol:
+            yield Violation("trade_cost", f"{trade.action} {_shares(trade.shares)} {trade.security} in "
+                            f"{trade.account}: cost {_money(trade.cost)}, expected {_money(cost)}")
+
+
+def check_total_costs(p: _Plan) -> Iterator[Violation]:
+    """result.costs = Σ of the trades' costs."""
+    total = sum(p.cost(t) for t in p.trades)
+    if abs(p.r.costs - total) > p.tol:
+        yield Violation("total_costs", f"costs {_money(p.r.costs)}; the trades cost {_money(total)}")
+
+
+def check_min_cash(p: _Plan) -> Iterator[Violation]:
+    """Each account ends with at least min_cash: cash + contribution + sells − buys − costs ≥ min_cash.
+
+    In an account with a withdrawal (negative contribution) the shortfall is reported as the
+    withdrawal not being funded (`withdrawal_unfunded`), elsewhere as `below_min_cash`.
+    """
+    for account in p.s.accounts:
+        ending = p.ending_cash[account.id]
+        if ending >= account.min_cash - p.tol:
+            continue
+        if account.contribution < 0:
+            yield Violation("withdrawal_unfunded", f"{account.id} must pay out {_money(-account.contribution)} "
+                            f"and keep {_money(account.min_cash)}; it ends with {_money(ending)}")
+        else:
+            yield Violation("below_min_cash", f"{account.id} ends with cash {_money(ending)}, below its "
+                            f"min_cash {_money(account.min_cash)}")
+
+
+def check_cash_after(p: _Plan) -> Iterator[Violation]:
+    """result.cash_after lists every account with its recomputed ending cash."""
+    for account in p.s.accounts:
+        ending = p.ending_cash[account.id]
+        reported = p.r.cash_after.get(account.id)
+        if reported is None:
+            yield Violation("cash_after", f"cash_after has no entry for {account.id} (expected "
+                            f"{_money(ending)})")
+        elif abs(reported - ending) > p.tol:
+            yield Violation("cash_after", f"cash_after[{account.id}] is {_money(reported)}; the trades leave "
+                            f"{_money(ending)}")
+    for name in sorted(set(p.r.cash_after) - set(p.accounts)):
+        yield Violation("cash_after", f"cash_after names unknown account '{name}'")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Allocation, bands, tracking error
+
+
+def _outside(w: ClassWeight) -> float:
+    """How far the weight is outside its band (negative: how far inside)."""
+    return max(w.low - w.weight, w.weight - w.high)
+
+
+def check_allocation_classes(p: _Plan) -> Iterator[Violation]:
+    """The allocation lists exactly the scenario's asset classes (targets, then cash)."""
+    expected = set(p.s.asset_classes())
+    reported = set(p.r.allocation)
+    for c in sorted(expected - reported):
+        yield Violation("allocation_classes", f"allocation has no entry for asset class {c}")
+    for c in sorted(reported - expected):
+        yield Violation("allocation_classes", f"allocation lists unknown asset class {c}")
+
+
+def _weights(p: _Plan, kind: str, when: str, recomputed: dict[str, ClassWeight]) -> Iterator[Violation]:
+    for c, reported in p.r.allocation.items():
+        if c in recomputed:
+            value = getattr(reported, when)
+            if abs(value - recomputed[c].weight) > WEIGHT_TOL:
+                yield Violation(kind, f"allocation[{c}].{when} is {value:.6f}; recomputed "
+                                f"{recomputed[c].weight:.6f}")
+
+
+def check_allocation_before(p: _Plan) -> Iterator[Violation]:
+    """`before` weights: the starting state, contributions arrived, withdrawals not yet paid."""
+    yield from _weights(p, "allocation_before", "before", p.before)
+
+
+def check_allocation_after(p: _Plan) -> Iterator[Violation]:
+    """`after` weights: shares after the trades, ending cash as class cash, every account, funds split."""
+    yield from _weights(p, "allocation_after", "after", p.after)
+
+
+def check_allocation_policy(p: _Plan) -> Iterator[Violation]:
+    """target, low and high of each class are the scenario's target and its band (`band_limits`)."""
+    for c, reported in p.r.allocation.items():
+        if c not in p.after:
+            continue
+        w = p.after[c]
+        for name, value, expected in (("target", reported.target, w.target), ("low", reported.low, w.low),
+                                      ("high", reported.high, w.high)):
+            if abs(value - expected) > WEIGHT_TOL:
+                yield Violation("allocation_policy", f"allocation[{c}].{name} is {value:.6f}; expected "
+                                f"{expected:.6f}")
+
+
+def check_band_flags(p: _Plan) -> Iterator[Violation]:
+    """in_band_before / in_band_after agree with the recomputed weights (edges within WEIGHT_TOL pass)."""
+    for c, reported in p.r.allocation.items():
+        if c not in p.after:
+            continue
+        for name, flag, w in (("in_band_before", reported.in_band_before, p.before[c]),
+                              ("in_band_after", reported.in_band_after, p.after[c])):
+            distance = _outside(w)
+            if (flag and distance > WEIGHT_TOL) or (not flag and distance < -WEIGHT_TOL):
+                yield Violation("band_flags", f"allocation[{c}].{name} is {flag}, but {w.weight:.6f} is "
+                                f"{'outside' if distance > 0 else 'inside'} [{w.low:.6f}, {w.high:.6f}]")
+
+
+def check_band_violations_reported(p: _Plan) -> Iterator[Violation]:
+    """Every class outside its band after the plan is listed in result.band_violations."""
+    listed = {v.asset_class for v in p.r.band_violations}
+    for c, w in p.after.items():
+        if _outside(w) > WEIGHT_TOL and c not in listed:
+            yield Violation("band_violation_unreported", f"{c} ends at {w.weight:.6f}, outside its band "
+                            f"[{w.low:.6f}, {w.high:.6f}], and band_violations does not list it")
+
+
+def check_band_violations_listed(p: _Plan) -> Iterator[Violation]:
+    """Every class in result.band_violations is really outside its band, with the right figures."""
+    for v in p.r.band_violations:
+        w = p.after.get(v.asset_class)
+        if w is None:
+            yield Violation("band_violation_wrong", f"band_violations lists unknown asset class {v.asset_class}")
+            continue
+        if _outside(w) < -WEIGHT_TOL:
+            yield Violation("band_violation_wrong", f"band_violations lists {v.asset_class}, but it ends at "
+                            f"{w.weight:.6f}, inside [{w.low:.6f}, {w.high:.6f}]")
+        for name, value, expected in (("after", v.after, w.weight), ("low", v.low, w.low),
+                                      ("high", v.high, w.high)):
+            if abs(value - expected) > WEIGHT_TOL:
+                yield Violation("band_violation_wrong", f"band_violations[{v.asset_class}].{name} is "
+                                f"{value:.6f}; expected {expected:.6f}")
+
+
+def check_tracking_error(p: _Plan) -> Iterator[Violation]:
+    """tracking_error.before/after = sqrt(d'Σd) (quadratic, `class_risk`) or Σ|d| (absolute) of the drift."""
+    for name, reported, weights in (("before", p.r.tracking_error.before, p.before),
+                                    ("after", p.r.tracking_error.after, p.after)):
+        expected = p.tracking_error(weights)
+        if abs(reported - expected) > TE_REL_TOL * abs(expected) + TE_ABS_TOL:
+            yield Violation("tracking_error", f"tracking_error.{name} is {reported:.9g}; the "
+                            f"{p.s.objective.tracking} tracking error of the recomputed drift is {expected:.9g}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tax
+
+
+def check_tax_arithmetic(p: _Plan) -> Iterator[Violation]:
+    """tax.with_trades − tax.without_trades = tax.due_to_trades, to the cent."""
+    tax = p.r.tax
+    if abs(tax.with_trades - tax.without_trades - tax.due_to_trades) > p.tol:
+        yield Violation("tax_arithmetic", f"tax with trades {_money(tax.with_trades)} − without "
+                        f"{_money(tax.without_trades)} ≠ due to trades {_money(tax.due_to_trades)}")
+
+
+def check_tax_engine(p: _Plan) -> Iterator[Violation]:
+    """tax.without_trades and tax.with_trades are the tax engine's evaluation without and with the gains.
+
+    `tax_with_gains(situation_from_scenario(scenario), short, long).total_tax` with (0, 0) and with the
+    recomputed realized gains.
+    """
+    if p.realized is None:
+        return
+    try:
+        from rebal_opt.solver.tax import tax_with_gains
+        from rebal_opt.solver.taxes import situation_from_scenario
+    except ImportError as exc:
+        yield Violation("tax_unavailable", f"the tax engine cannot be imported ({exc}); tax not verified")
+        return
+    base = situation_from_scenario(p.s)
+    short, long = p.realized
+    for name, reported, extra in (("without_trades", p.r.tax.without_trades, (0.0, 0.0)),
+                                  ("with_trades", p.r.tax.with_trades, (short, long))):
+        expected = float(tax_with_gains(base, *extra).total_tax)
+        if abs(reported - expected) > p.tol:
+            yield Violation("tax_mismatch", f"tax.{name} is {_money(reported)}; the tax engine gives "
+                            f"{_money(expected)} (short-term {_money(extra[0])}, long-term {_money(extra[1])})")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Wash sales
+
+
+def _recent_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
+    """(date, account, security) of recent buys in the group within the 30 days up to as_of."""
+    earliest = p.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
+    for t in p.s.recent_trades:
+        if t.action == "buy" and p.group(t.security) == group and earliest <= t.date <= p.s.as_of:
+            yield t.date, t.account, t.security
+
+
+def _planned_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
+    """(date, account, security) of planned purchases in the group within the 30 days after as_of."""
+    latest = p.s.as_of + dt.timedelta(days=WASH_WINDOW_DAYS)
+    for q in p.s.planned_purchases:
+        if p.group(q.security) == group and p.s.as_of <= q.date <= latest:
+            yield q.date, q.account, q.security
+
+
+def _recent_loss_sales(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
+    """(date, account, security) of recent sells at a loss in the group within the 30 days up to as_of."""
+    earliest = p.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
+    for t in p.s.recent_trades:
+        if (t.action == "sell" and t.realized_gain is not None and t.realized_gain < 0
+                and p.group(t.security) == group and earliest <= t.date <= p.s.as_of):
+            yield t.date, t.account, t.security
+
+
+def _loss_lots(p: _Plan) -> list[_LotSold]:
+    return [x for x in p.lots_sold if x.gain < -LOSS_EPS]
+
+
+def check_wash_sale_loss(p: _Plan) -> Iterator[Violation]:
+    """A lot sold at a loss in a taxable account has no purchase in its wash group in the window.
+
+    Purchases that count: a buy in the plan in any account (IRA and Roth included), a recent buy in the 30
+    days before as_of, a planned purchase in the 30 days after. A recent buy that is the lot itself (same
+    account and security, made on the lot's acquisition date) does not count: shares of one purchase lot
+    do not replace each other.
+    """
+    if p.s.rules.wash_sales != "avoid":
+        return
+    for x in _loss_lots(p):
+        group = p.group(x.lot.security)
+        conflicts = [f"the plan buys {t.security} in {t.account}" for t in p.buys if p.group(t.security) == group]
+        conflicts += [
+            f"{security} was bought in {account} on {day}"
+            for day, account, security in _recent_buys(p, group)
+            if not (account == x.account.id and security == x.lot.security and day == x.lot.acquired)
+        ]
+        conflicts += [f"{security} will be bought in {account} on {day}"
+                      for day, account, security in _planned_buys(p, group)]
+        if conflicts:
+            yield Violation("wash_sale_loss", f"{x.where} is sold at a loss of {_money(-x.gain)}, but "
+                            f"{'; '.join(conflicts)} (wash group {group})")
+
+
+def check_wash_sale_buy(p: _Plan) -> Iterator[Violation]:
+    """No buy in a wash group that had a sale at a loss in the 30 days before as_of."""
+    if p.s.rules.wash_sales != "avoid":
+        return
+    for trade in p.buys:
+        group = p.group(trade.security)
+        for day, account, security in _recent_loss_sales(p, group):
+            yield Violation("wash_sale_buy", f"buy {_shares(trade.shares)} {trade.security} in {trade.account}: "
+                            f"{security} was sold at a loss in {account} on {day} (wash group {group})")
+
+
+def _blocking_dates(p: _Plan, group: str, action: str) -> list[dt.date]:
+    """The purchases (for sell_at_loss) or loss sales (for buy) in the group that block the action.
+
+    The plan's own trades count on as_of: a buy in the group blocks loss sales, a loss sale blocks buys.
+    """
+    if action == "sell_at_loss":
+        dates = [d for d, _, _ in _recent_buys(p, group)] + [d for d, _, _ in _planned_buys(p, group)]
+        plan = any(p.group(t.security) == group for t in p.buys)
+    else:
+        dates = [d for d, _, _ in _recent_loss_sales(p, group)]
+        plan = any(p.group(x.lot.security) == group for x in _loss_lots(p))
+    return [*dates, p.s.as_of] if plan else dates
+
+
+def check_wash_sale_blocked(p: _Plan) -> Iterator[Violation]:
+    """Each entry of wash_sale.blocked is justified, with `until` = the last blocking date + 31 days.
+
+    A loss sale on day D is allowed when no purchase in the group falls in D−30 .. D+30, so an action
+    blocked by trades on dates d1..dn becomes allowed on max(d) + 31. The group must exist and its listed
+    securities belong to it. With `wash_sales: ignore` nothing is blocked.
+    """
+    groups = {p.group(t) for t in p.s.securities}
+    for b in p.r.wash_sale.blocked:
+        label = f"blocked {b.action} in group {b.group} until {b.until}"
+        if p.s.rules.wash_sales != "avoid":
+            yield Violation("wash_sale_blocked", f"{label}, but rules.wash_sales is ignore")
+            continue
+        if b.group not in groups:
+            yield Violation("wash_sale_blocked", f"{label}: no security has wash group {b.group}")
+            continue
+        for ticker in b.securities:
+            if ticker not in p.s.securities or p.group(ticker) != b.group:
+                yield Violation("wash_sale_blocked", f"{label} lists {ticker}, which is not in the group")
+        dates = _blocking_dates(p, b.group, b.action)
+        if not dates:
+            yield Violation("wash_sale_blocked", f"{label}, but no trade in the window blocks it")
+            continue
+        expected = max(dates) + dt.timedelta(days=WASH_WINDOW_DAYS + 1)
+        if b.until != expected:
+            yield Violation("wash_sale_blocked", f"{label}: the last blocking trade is on {max(dates)}, so "
+                            f"it is allowed from {expected}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Contributions first
+
+
+def check_contributions_first(p: _Plan) -> Iterator[Violation]:
+    """rules.contributions_first: a plan that sells anything leaves no more cash idle than it must.
+
+    The household's uninvested ending cash (every account, held-away ones included) must not exceed
+
+        Σ min_cash (every account)
+        + max(0, target_cash × total_after − value after of securities in class cash (fund splits count))
+        + slack,
+
+    slack = Σ over tradable accounts that can buy at least one security (their `buyable` menu, None =
+    all, minus rules.do_not_buy) of max(min_trade, the highest price among those securities when
+    whole_shares, else 0) + the ending cash of tradable accounts that can buy nothing + the ending cash of
+    untradable accounts. The solver enforces the same rule.
+    """
+    rules = p.s.rules
+    if not rules.contributions_first or not p.sells:
+        return
+    idle = sum(p.ending_cash.values())
+    total = sum(w.value for w in p.after.values())
+    cash_funds = sum(
+        n * p.price(ticker) * p.s.securities[ticker].class_split().get(CASH_CLASS, 0.0)
+        for (_, ticker), n in p.shares_after.items()
+    )
+    room = max(0.0, p.s.target(CASH_CLASS) * total - cash_funds)
+    slack = 0.0
+    for account in p.s.accounts:
+        menu = p.buyable(account)
+        if not account.tradable or not menu:
+            slack += p.ending_cash[account.id]
+        else:
+            lumpy = max(p.price(t) for t in menu) if rules.whole_shares else 0.0
+            slack += max(rules.min_trade, lumpy)
+    floors = sum(a.min_cash for a in p.s.accounts)
+    limit = floors + room + slack
+    if idle > limit + p.tol:
+        yield Violation("contributions_first", f"the plan sells but leaves {_money(idle)} uninvested; at most "
+                        f"{_money(limit)} may stay (min_cash {_money(floors)} + cash target room {_money(room)}"
+                        f" + slack {_money(slack)})")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Status and the entry point
+
+
+def check_status(p: _Plan) -> Iterator[Violation]:
+    """`infeasible` and `no_trade_needed` results list no trades."""
+    if p.r.status in ("infeasible", "no_trade_needed") and p.r.trades:
+        yield Violation("status", f"status {p.r.status}, but the result lists {len(p.r.trades)} trades")
+
+
+CHECKS: tuple[Check, ...] = (
+    check_status,
+    check_references,
+    check_shares_positive,
+    check_price,
+    check_amount,
+    check_tradable,
+    check_menu,
+    check_do_not_buy,
+    check_do_not_sell,
+    check_lots_listed,
+    check_lots_exist,
+    check_lot_oversold,
+    check_lot_sum,
+    check_cost_basis,
+    check_gain,
+    check_term,
+    check_lot_acquired,
+    check_position_oversold,
+    check_buy_and_sell,
+    check_whole_shares,
+    check_min_trade,
+    check_max_trades,
+    check_no_short_term_gains,
+    check_max_realized_gain,
+    check_realized,
+    check_trade_cost,
+    check_total_costs,
+    check_min_cash,
+    check_cash_after,
+    check_allocation_classes,
+    check_allocation_before,
+    check_allocation_after,
+    check_allocation_policy,
+    check_band_flags,
+    check_band_violations_reported,
+    check_band_violations_listed,
+    check_tracking_error,
+    check_tax_arithmetic,
+    check_tax_engine,
+    check_wash_sale_loss,
+    check_wash_sale_buy,
+    check_wash_sale_blocked,
+    check_contributions_first,
+)
+"""Every check, in the order violations are reported."""
+
+
+def verify(scenario: Scenario, result: Result, tolerance_dollars: float = 0.01) -> Verification:
+    """Check a plan against its scenario; returns every violation found (see the module docstring).
+
+    An `infeasible` result carries no plan: only `check_status` applies to it.
+    """
+    plan = _Plan(scenario, result, tolerance_dollars)
+    checks = (check_status,) if result.status == "infeasible" else CHECKS
+    return Verification([v for check in checks for v in check(plan)])
