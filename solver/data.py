@@ -7,7 +7,7 @@ or in raw dollars, HiGHS's relaxations were measured to fail numerically on larg
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -81,6 +81,24 @@ class RebalanceData:
     untradable_class_value: np.ndarray  # (C,) k$ that can never move
     windows: WashWindows
     wash_groups: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)  # group -> (loss units, buys)
+
+    def without_sales(self) -> RebalanceData:
+        """The same household with nothing to sell: the contributions-first phase, compiled small."""
+        no_units = np.zeros(0)
+        return replace(
+            self,
+            units=[],
+            unit_value=no_units,
+            unit_gain_ratio=no_units,
+            unit_short=np.zeros(0, dtype=bool),
+            unit_long=np.zeros(0, dtype=bool),
+            sell_slots=[],
+            unit_to_sell_slot=sp.csr_matrix((0, 0)),
+            sell_slot_account=sp.csr_matrix((len(self.accounts), 0)),
+            sell_slot_price=no_units,
+            sell_slot_exposure=sp.csr_matrix((len(self.classes), 0)),
+            wash_groups={},
+        )
 
     @property
     def cash_index(self) -> int:

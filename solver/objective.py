@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from rebal_opt.models.risk import class_risk
 
@@ -66,10 +67,19 @@ def polyhedral_norm(y: cp.Expression, size: int, tolerance: float) -> tuple[cp.V
     while width > 1:
         pairs = width // 2
         parent = cp.Variable(pairs, nonneg=True, name="te_node")
-        a = level[0 : 2 * pairs : 2]
-        b = level[1 : 2 * pairs : 2]
-        for theta in angles:
-            constraints.append(parent >= math.cos(theta) * a + math.sin(theta) * b)
+        # All tangents of one level in one sparse block: row (k, i) reads cos θ_k·child_2i + sin θ_k·child_2i+1.
+        rows = np.arange(k * pairs)
+        tangent_index = rows // pairs
+        pair_index = rows % pairs
+        coefficients = sp.csr_matrix(
+            (
+                np.concatenate([np.cos(angles[tangent_index]), np.sin(angles[tangent_index])]),
+                (np.concatenate([rows, rows]), np.concatenate([2 * pair_index, 2 * pair_index + 1])),
+            ),
+            shape=(k * pairs, width),
+        )
+        repeat = sp.csr_matrix((np.ones(k * pairs), (rows, pair_index)), shape=(k * pairs, pairs))
+        constraints.append(repeat @ parent >= coefficients @ level)
         if width % 2:
             level = cp.hstack([parent, level[width - 1 : width]])
             width = pairs + 1
