@@ -6,6 +6,7 @@ rounded trades, not read off solver variables; the verifier then checks them ind
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from .household import (
 )
 from .tax.evaluate import evaluate_tax, tax_with_gains
 from .taxes import situation_from_scenario
+from .wash import WINDOW_DAYS
 
 SHARE_DECIMALS = 6
 MIN_AMOUNT = 0.005  # dollars: solver noise below half a cent is not a trade
@@ -197,36 +199,70 @@ def realized_by_term(trades: list[Trade]) -> Realized:
     return Realized(short_term=round(short, 2), long_term=round(long, 2))
 
 
-def blocked_actions(data: RebalanceData) -> list[BlockedAction]:
-    """Wash-sale blocks that matter: loss lots that can't be sold today, groups that can't be bought."""
+def blocked_actions(data: RebalanceData, trades: list[Trade]) -> list[BlockedAction]:
+    """Wash-sale blocks after the plan: what the household must not do until when, and why.
+
+    Loss lots that cannot be sold (a purchase in the group in the last 30 days, a planned one in the
+    next 30, or the plan's own purchase today) and groups that cannot be bought (a loss sale in the last
+    30 days, or the plan's own loss sale today). `until` is the first day it is allowed.
+    """
     s = data.scenario
+    if s.rules.wash_sales == "ignore":
+        return []
+    today_limit = s.as_of + dt.timedelta(days=WINDOW_DAYS + 1)
+    plan_buys: dict[str, Trade] = {}
+    for t in trades:
+        if t.action == "buy":
+            plan_buys.setdefault(s.wash_group(t.security), t)
+    plan_loss_sales: dict[str, Trade] = {}
+    for t in trades:
+        if t.action == "sell" and any(lot.gain < 0 for lot in t.lots or []):
+            plan_loss_sales.setdefault(s.wash_group(t.security), t)
+    loss_lots: dict[str, set[str]] = defaultdict(set)
+    for account in s.accounts:
+        if account.tax_advantaged or not account.tradable:
+            continue
+        for lot in account.lots:
+            if lot.basis_per_share > s.securities[lot.security].price:
+                loss_lots[s.wash_group(lot.security)].add(lot.security)
     out: list[BlockedAction] = []
-    blocked_units: dict[str, set[str]] = defaultdict(set)
-    for unit in data.units:
-        if unit.blocked_by_wash:
-            blocked_units[s.wash_group(unit.security)].add(unit.security)
-    for group, securities in sorted(blocked_units.items()):
-        block = data.windows.sale_blocks[group]
-        out.append(
-            BlockedAction(
-                group=group,
-                action="sell_at_loss",
-                until=block.until,
-                reason=block.reason(),
-                securities=sorted(securities),
+    blocked_units = {s.wash_group(u.security) for u in data.units if u.blocked_by_wash}
+    for group in sorted(loss_lots):
+        reasons: list[str] = []
+        until: dt.date | None = None
+        window = data.windows.sale_blocks.get(group)
+        if group in blocked_units and window is not None:
+            reasons.append(window.reason())
+            until = window.until
+        if group in plan_buys:
+            t = plan_buys[group]
+            reasons.append(f"the plan buys {t.security} in {t.account} today")
+            until = max(until or today_limit, today_limit)
+        if until is not None:
+            out.append(
+                BlockedAction(
+                    group=group,
+                    action="sell_at_loss",
+                    until=until,
+                    reason="; ".join(reasons),
+                    securities=sorted(loss_lots[group]),
+                )
             )
-        )
-    for group, buy_block in sorted(data.windows.buy_blocks.items()):
+    buy_groups = sorted(set(data.windows.buy_blocks) | set(plan_loss_sales))
+    for group in buy_groups:
+        reasons = []
+        until = None
+        buy_window = data.windows.buy_blocks.get(group)
+        if buy_window is not None:
+            reasons.append(buy_window.reason())
+            until = buy_window.until
+        if group in plan_loss_sales:
+            t = plan_loss_sales[group]
+            reasons.append(f"the plan sells {t.security} at a loss in {t.account} today")
+            until = max(until or today_limit, today_limit)
+        assert until is not None
         members = sorted(t for t in s.securities if s.wash_group(t) == group)
-        out.append(
-            BlockedAction(
-                group=group,
-                action="buy",
-                until=buy_block.until,
-                reason=buy_block.reason(),
-                securities=members,
-            )
-        )
+        out.append(BlockedAction(group=group, action="buy", until=until, reason="; ".join(reasons), securities=members))
     return out
 
 
@@ -297,7 +333,7 @@ def build_result(
             due_to_trades=round(round(with_trades, 2) - round(without, 2), 2),
         ),
         tracking_error=TrackingError(before=te_before, after=te_after, measure=s.objective.tracking),
-        wash_sale=WashSale(blocked=blocked_actions(data)),
+        wash_sale=WashSale(blocked=blocked_actions(data, trades)),
         solver=solver,
         costs=round(sum(t.cost for t in trades), 2),
         cash_after={a: round(v, 2) for a, v in cash.items()},
