@@ -1,0 +1,40 @@
+"""Every command of `rebal-opt` has help text."""
+
+from __future__ import annotations
+
+import pytest
+
+from rebal_opt.cli.main import cli
+
+COMMANDS = sorted(cli.commands)
+
+
+def test_group_help_lists_every_command(invoke) -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "rebal-opt" in result.stdout
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+def test_expected_commands_exist() -> None:
+    assert {"validate", "schema", "check", "solve"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_command_has_help(name: str, invoke) -> None:
+    command = cli.commands[name]
+    assert command.help and command.help.strip(), f"{name} has no docstring/help"
+    result = invoke(name, "--help")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: rebal-opt {name}")
+    first_paragraph = command.help.strip().split("\n\n")[0]
+    assert " ".join(first_paragraph.split()) in " ".join(result.stdout.split())  # the description is printed
+    assert len(command.get_short_help_str()) > 10
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_option_has_help(name: str) -> None:
+    for param in cli.commands[name].params:
+        if param.param_type_name == "option" and not getattr(param, "hidden", False):
+            assert getattr(param, "help", None), f"{name} {param.opts} has no help"
