@@ -8,14 +8,22 @@ wash-sale windows and the contributions-first rule. Each rule is one small funct
 
 Conventions used by every check:
 
-* A trade's value is `shares × scenario price`; gains are at that quoted price, trading costs are
-  separate (`commission + spread_bps / 10_000 × value` per trade).
+* Money is counted the way a broker settles it: a trade moves `round(shares × scenario price, 2)`
+  and pays `round(commission + spread_bps / 10_000 × that amount, 2)`; each lot's gain (at the quoted
+  price; costs are separate) is rounded to the cent before gains are summed. Cash, costs, realized gains
+  and the allocation after are built from these cent figures, recomputed here (never read from the
+  result), so a result that reports them correctly matches to the cent however many trades it has.
 * Dollar figures the result reports (rounded to cents) must match within `tolerance_dollars`; shares
   within `SHARE_TOL`; weights within `WEIGHT_TOL`; the tracking error within `TE_REL_TOL` relative plus
   `TE_ABS_TOL`.
 * The trade date of the plan is `as_of`. Wash-sale windows are the 30 days before and after it.
 * When a taxable sell's lots cannot be resolved (missing, unknown), that is reported, and the checks that
   need the plan's realized gains (realized, tax, caps) are skipped: their figures would be meaningless.
+* A sell in a tax-advantaged account may leave `lots` out; when it lists them they may describe the
+  position rather than lots, so they are only checked to add up to the trade's shares. Such sells
+  realize nothing.
+* Wash sales count purchases household-wide (IRA and Roth included), and the plan's own trades count on
+  `as_of`: a buy in the plan blocks loss sales in its group for 31 days, and a loss sale blocks buys.
 * A result with status `infeasible` carries no plan: it may list no trades, and nothing else is checked.
 """
 
@@ -27,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +64,58 @@ LOSS_EPS = 1e-9
 """A lot is sold at a loss (or a gain) when its gain is beyond this many dollars from zero."""
 WASH_WINDOW_DAYS = 30
 """A loss sale on day D is a wash sale when the group is bought in D-30 .. D+30."""
+
+
+KINDS: frozenset[str] = frozenset(
+    {
+        "status",
+        "unknown_reference",
+        "invalid_shares",
+        "price",
+        "amount",
+        "untradable_account",
+        "not_buyable",
+        "do_not_buy",
+        "do_not_sell",
+        "lots_missing",
+        "unknown_lot",
+        "lot_oversold",
+        "lot_shares",
+        "cost_basis",
+        "gain",
+        "term",
+        "lot_acquired",
+        "position_oversold",
+        "buy_and_sell",
+        "fractional_shares",
+        "min_trade",
+        "max_trades",
+        "short_term_gain",
+        "max_realized_gain",
+        "realized",
+        "trade_cost",
+        "total_costs",
+        "below_min_cash",
+        "withdrawal_unfunded",
+        "cash_after",
+        "allocation_classes",
+        "allocation_before",
+        "allocation_after",
+        "allocation_policy",
+        "band_flags",
+        "band_violation_unreported",
+        "band_violation_wrong",
+        "tracking_error",
+        "tax_arithmetic",
+        "tax_mismatch",
+        "tax_unavailable",
+        "wash_sale_loss",
+        "wash_sale_buy",
+        "wash_sale_blocked",
+        "contributions_first",
+    }
+)
+"""Every `Violation.kind` the verifier reports: one per rule."""
 
 
 @dataclass(frozen=True)
@@ -163,12 +224,13 @@ class _Plan:
         return self.s.securities[ticker].price
 
     def value(self, trade: Trade) -> float:
-        """The trade's dollar value at the scenario price."""
-        return trade.shares * self.price(trade.security)
+        """The trade's dollar value at the scenario price, to the cent."""
+        return round(trade.shares * self.price(trade.security), 2)
 
     def cost(self, trade: Trade) -> float:
+        """commission + spread_bps / 10_000 × the trade's value, to the cent."""
         costs = self.s.rules.costs
-        return costs.commission + costs.spread_bps / 10_000 * abs(self.value(trade))
+        return round(costs.commission + costs.spread_bps / 10_000 * abs(self.value(trade)), 2)
 
     def group(self, ticker: str) -> str:
         return self.s.wash_group(ticker)
@@ -179,6 +241,17 @@ class _Plan:
             if account.type == AccountType.TAXABLE:
                 yield trade, account
 
+    def resolve(self, trade: Trade, account: Account, sale: LotSale) -> Lot | str:
+        """The lot a taxable sell names, or what is wrong with the name."""
+        owner = self.lots.get(sale.lot)
+        if owner is None:
+            return f"names lot '{sale.lot}', which does not exist"
+        if owner[0].id != account.id:
+            return f"names lot '{sale.lot}', which is in account {owner[0].id}"
+        if owner[1].security != trade.security:
+            return f"names lot '{sale.lot}', which holds {owner[1].security}"
+        return owner[1]
+
     @cached_property
     def unresolved_lots(self) -> list[tuple[Trade, str]]:
         """Taxable sells whose lots are missing or do not name a lot of that security in that account."""
@@ -186,15 +259,10 @@ class _Plan:
         for trade, account in self.taxable_sells():
             if not trade.lots:
                 out.append((trade, "lists no lots"))
-                continue
-            for sale in trade.lots:
-                owner = self.lots.get(sale.lot)
-                if owner is None:
-                    out.append((trade, f"names lot '{sale.lot}', which does not exist"))
-                elif owner[0].id != account.id:
-                    out.append((trade, f"names lot '{sale.lot}', which is in account {owner[0].id}"))
-                elif owner[1].security != trade.security:
-                    out.append((trade, f"names lot '{sale.lot}', which holds {owner[1].security}"))
+            for sale in trade.lots or []:
+                lot = self.resolve(trade, account, sale)
+                if isinstance(lot, str):
+                    out.append((trade, lot))
         return out
 
     @cached_property
@@ -203,10 +271,9 @@ class _Plan:
         out: list[_LotSold] = []
         for trade, account in self.taxable_sells():
             for sale in trade.lots or []:
-                owner = self.lots.get(sale.lot)
-                if owner is None or owner[0].id != account.id or owner[1].security != trade.security:
+                lot = self.resolve(trade, account, sale)
+                if isinstance(lot, str):
                     continue
-                lot = owner[1]
                 basis = sale.shares * lot.basis_per_share
                 gain = sale.shares * self.price(trade.security) - basis
                 out.append(_LotSold(trade, sale, account, lot, basis, gain, holding_term(lot, self.s.as_of)))
@@ -217,8 +284,8 @@ class _Plan:
         """(short-term, long-term) gains of the plan; None when some taxable sell's lots are unresolved."""
         if self.unresolved_lots:
             return None
-        short = sum(x.gain for x in self.lots_sold if x.term == "short")
-        long = sum(x.gain for x in self.lots_sold if x.term == "long")
+        short = sum(round(x.gain, 2) for x in self.lots_sold if x.term == "short")
+        long = sum(round(x.gain, 2) for x in self.lots_sold if x.term == "long")
         return short, long
 
     @cached_property
@@ -275,23 +342,29 @@ def check_references(p: _Plan) -> Iterator[Violation]:
     """Every trade names an account and a security of the scenario."""
     for trade in p.r.trades:
         if trade.account not in p.accounts:
-            yield Violation("unknown_reference", f"a {trade.action} of {trade.security} names unknown account "
-                            f"'{trade.account}'")
+            yield Violation(
+                "unknown_reference", f"a {trade.action} of {trade.security} names unknown account '{trade.account}'"
+            )
         if trade.security not in p.s.securities:
-            yield Violation("unknown_reference", f"a {trade.action} in {trade.account} names unknown security "
-                            f"'{trade.security}'")
+            yield Violation(
+                "unknown_reference", f"a {trade.action} in {trade.account} names unknown security '{trade.security}'"
+            )
 
 
 def check_shares_positive(p: _Plan) -> Iterator[Violation]:
     """A trade, and each lot it sells, has a positive, finite number of shares."""
     for trade in p.trades:
         if not (math.isfinite(trade.shares) and trade.shares > 0):
-            yield Violation("invalid_shares", f"{trade.action} {trade.security} in {trade.account}: "
-                            f"shares {trade.shares} must be positive")
+            yield Violation(
+                "invalid_shares",
+                f"{trade.action} {trade.security} in {trade.account}: shares {trade.shares} must be positive",
+            )
         for sale in trade.lots or []:
             if not (math.isfinite(sale.shares) and sale.shares > 0):
-                yield Violation("invalid_shares", f"sell {trade.security} in {trade.account}: lot {sale.lot} "
-                                f"shares {sale.shares} must be positive")
+                yield Violation(
+                    "invalid_shares",
+                    f"sell {trade.security} in {trade.account}: lot {sale.lot} shares {sale.shares} must be positive",
+                )
 
 
 def check_price(p: _Plan) -> Iterator[Violation]:
@@ -299,8 +372,10 @@ def check_price(p: _Plan) -> Iterator[Violation]:
     for trade in p.trades:
         price = p.price(trade.security)
         if abs(trade.price - price) > PRICE_TOL:
-            yield Violation("price", f"{trade.action} {trade.security} in {trade.account} at {trade.price}; "
-                            f"the scenario price is {price}")
+            yield Violation(
+                "price",
+                f"{trade.action} {trade.security} in {trade.account} at {trade.price}; the scenario price is {price}",
+            )
 
 
 def check_amount(p: _Plan) -> Iterator[Violation]:
@@ -308,16 +383,21 @@ def check_amount(p: _Plan) -> Iterator[Violation]:
     for trade in p.trades:
         value = p.value(trade)
         if abs(trade.amount - value) > p.tol:
-            yield Violation("amount", f"{trade.action} {_shares(trade.shares)} {trade.security} in "
-                            f"{trade.account}: amount {_money(trade.amount)}, shares × price = {_money(value)}")
+            yield Violation(
+                "amount",
+                f"{trade.action} {_shares(trade.shares)} {trade.security} in "
+                f"{trade.account}: amount {_money(trade.amount)}, shares × price = {_money(value)}",
+            )
 
 
 def check_tradable(p: _Plan) -> Iterator[Violation]:
     """An account with `tradable: false` (held away) never trades."""
     for trade in p.trades:
         if not p.accounts[trade.account].tradable:
-            yield Violation("untradable_account", f"{trade.action} {_shares(trade.shares)} {trade.security} "
-                            f"in {trade.account}, which is not tradable")
+            yield Violation(
+                "untradable_account",
+                f"{trade.action} {_shares(trade.shares)} {trade.security} in {trade.account}, which is not tradable",
+            )
 
 
 def check_menu(p: _Plan) -> Iterator[Violation]:
@@ -325,16 +405,20 @@ def check_menu(p: _Plan) -> Iterator[Violation]:
     for trade in p.buys:
         menu = p.accounts[trade.account].buyable
         if menu is not None and trade.security not in menu:
-            yield Violation("not_buyable", f"buy {trade.security} in {trade.account}, whose menu is "
-                            f"{', '.join(menu) or '(empty)'}")
+            yield Violation(
+                "not_buyable", f"buy {trade.security} in {trade.account}, whose menu is {', '.join(menu) or '(empty)'}"
+            )
 
 
 def check_do_not_buy(p: _Plan) -> Iterator[Violation]:
     """No buy of a security listed in rules.do_not_buy."""
     for trade in p.buys:
         if trade.security in p.s.rules.do_not_buy:
-            yield Violation("do_not_buy", f"buy {_shares(trade.shares)} {trade.security} in {trade.account}; "
-                            f"{trade.security} is in rules.do_not_buy")
+            yield Violation(
+                "do_not_buy",
+                f"buy {_shares(trade.shares)} {trade.security} in {trade.account}; "
+                f"{trade.security} is in rules.do_not_buy",
+            )
 
 
 def check_do_not_sell(p: _Plan) -> Iterator[Violation]:
@@ -345,21 +429,30 @@ def check_do_not_sell(p: _Plan) -> Iterator[Violation]:
     protected = set(p.s.rules.do_not_sell)
     for trade in p.sells:
         if trade.security in protected:
-            yield Violation("do_not_sell", f"sell {_shares(trade.shares)} {trade.security} in {trade.account}; "
-                            f"{trade.security} is in rules.do_not_sell")
+            yield Violation(
+                "do_not_sell",
+                f"sell {_shares(trade.shares)} {trade.security} in {trade.account}; "
+                f"{trade.security} is in rules.do_not_sell",
+            )
             continue
         if trade.lots:
             for sale in trade.lots:
                 if sale.lot in protected:
-                    yield Violation("do_not_sell", f"sell {_shares(sale.shares)} {trade.security} of lot "
-                                    f"{sale.lot} in {trade.account}; lot {sale.lot} is in rules.do_not_sell")
+                    yield Violation(
+                        "do_not_sell",
+                        f"sell {_shares(sale.shares)} {trade.security} of lot "
+                        f"{sale.lot} in {trade.account}; lot {sale.lot} is in rules.do_not_sell",
+                    )
             continue
         account = p.accounts[trade.account]
         kept = sum(lot.shares for lot in account.lots if lot.security == trade.security and lot.id in protected)
         free = p.shares_before.get((account.id, trade.security), 0.0) - kept
         if kept > 0 and trade.shares > free + SHARE_TOL:
-            yield Violation("do_not_sell", f"sell {_shares(trade.shares)} {trade.security} in {account.id}: "
-                            f"only {_shares(free)} are not in protected lots")
+            yield Violation(
+                "do_not_sell",
+                f"sell {_shares(trade.shares)} {trade.security} in {account.id}: "
+                f"only {_shares(free)} are not in protected lots",
+            )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -370,8 +463,10 @@ def check_lots_listed(p: _Plan) -> Iterator[Violation]:
     """A sell in a taxable account lists the lots it sells (specific identification)."""
     for trade, account in p.taxable_sells():
         if not trade.lots:
-            yield Violation("lots_missing", f"sell {_shares(trade.shares)} {trade.security} in taxable "
-                            f"account {account.id} lists no lots")
+            yield Violation(
+                "lots_missing",
+                f"sell {_shares(trade.shares)} {trade.security} in taxable account {account.id} lists no lots",
+            )
 
 
 def check_lots_exist(p: _Plan) -> Iterator[Violation]:
@@ -389,8 +484,11 @@ def check_lot_oversold(p: _Plan) -> Iterator[Violation]:
     for lot_id, n in sold.items():
         account, lot = p.lots[lot_id]
         if n > lot.shares + SHARE_TOL:
-            yield Violation("lot_oversold", f"lot {lot_id} ({lot.security} in {account.id}) holds "
-                            f"{_shares(lot.shares)} shares; the plan sells {_shares(n)}")
+            yield Violation(
+                "lot_oversold",
+                f"lot {lot_id} ({lot.security} in {account.id}) holds "
+                f"{_shares(lot.shares)} shares; the plan sells {_shares(n)}",
+            )
 
 
 def check_lot_sum(p: _Plan) -> Iterator[Violation]:
@@ -399,16 +497,20 @@ def check_lot_sum(p: _Plan) -> Iterator[Violation]:
         if trade.lots:
             total = sum(sale.shares for sale in trade.lots)
             if abs(total - trade.shares) > SHARE_TOL:
-                yield Violation("lot_shares", f"sell {_shares(trade.shares)} {trade.security} in {trade.account}"
-                                f": its lots add up to {_shares(total)} shares")
+                yield Violation(
+                    "lot_shares",
+                    f"sell {_shares(trade.shares)} {trade.security} in {trade.account}"
+                    f": its lots add up to {_shares(total)} shares",
+                )
 
 
 def check_cost_basis(p: _Plan) -> Iterator[Violation]:
     """cost_basis = shares × the lot's basis per share."""
     for x in p.lots_sold:
         if abs(x.sale.cost_basis - x.cost_basis) > p.tol:
-            yield Violation("cost_basis", f"{x.where}: cost_basis {_money(x.sale.cost_basis)}, "
-                            f"expected {_money(x.cost_basis)}")
+            yield Violation(
+                "cost_basis", f"{x.where}: cost_basis {_money(x.sale.cost_basis)}, expected {_money(x.cost_basis)}"
+            )
 
 
 def check_gain(p: _Plan) -> Iterator[Violation]:
@@ -430,8 +532,9 @@ def check_lot_acquired(p: _Plan) -> Iterator[Violation]:
     """A lot sale that reports `acquired` reports the lot's date."""
     for x in p.lots_sold:
         if x.sale.acquired is not None and x.sale.acquired != x.lot.acquired:
-            yield Violation("lot_acquired", f"{x.where}: acquired {x.sale.acquired}, the lot's date is "
-                            f"{x.lot.acquired}")
+            yield Violation(
+                "lot_acquired", f"{x.where}: acquired {x.sale.acquired}, the lot's date is {x.lot.acquired}"
+            )
 
 
 def check_position_oversold(p: _Plan) -> Iterator[Violation]:
@@ -442,8 +545,9 @@ def check_position_oversold(p: _Plan) -> Iterator[Violation]:
     for (account, ticker), n in sold.items():
         held = p.shares_before.get((account, ticker), 0.0)
         if n > held + SHARE_TOL:
-            yield Violation("position_oversold", f"sell {_shares(n)} {ticker} in {account}, which holds "
-                            f"{_shares(held)}")
+            yield Violation(
+                "position_oversold", f"sell {_shares(n)} {ticker} in {account}, which holds {_shares(held)}"
+            )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -463,8 +567,11 @@ def check_whole_shares(p: _Plan) -> Iterator[Violation]:
         return
     for trade in p.trades:
         if abs(trade.shares - round(trade.shares)) > SHARE_TOL:
-            yield Violation("fractional_shares", f"{trade.action} {_shares(trade.shares)} {trade.security} "
-                            f"in {trade.account}; rules.whole_shares asks for whole shares")
+            yield Violation(
+                "fractional_shares",
+                f"{trade.action} {_shares(trade.shares)} {trade.security} "
+                f"in {trade.account}; rules.whole_shares asks for whole shares",
+            )
 
 
 def check_min_trade(p: _Plan) -> Iterator[Violation]:
@@ -473,8 +580,11 @@ def check_min_trade(p: _Plan) -> Iterator[Violation]:
     for trade in p.trades:
         value = p.value(trade)
         if value < minimum - p.tol:
-            yield Violation("min_trade", f"{trade.action} {_shares(trade.shares)} {trade.security} in "
-                            f"{trade.account} is worth {_money(value)}; rules.min_trade is {_money(minimum)}")
+            yield Violation(
+                "min_trade",
+                f"{trade.action} {_shares(trade.shares)} {trade.security} in "
+                f"{trade.account} is worth {_money(value)}; rules.min_trade is {_money(minimum)}",
+            )
 
 
 def check_max_trades(p: _Plan) -> Iterator[Violation]:
@@ -490,8 +600,11 @@ def check_no_short_term_gains(p: _Plan) -> Iterator[Violation]:
         return
     for x in p.lots_sold:
         if x.term == "short" and x.gain > LOSS_EPS:
-            yield Violation("short_term_gain", f"{x.where} realizes a short-term gain of {_money(x.gain)} "
-                            f"(acquired {x.lot.acquired}); rules.no_short_term_gains is set")
+            yield Violation(
+                "short_term_gain",
+                f"{x.where} realizes a short-term gain of {_money(x.gain)} "
+                f"(acquired {x.lot.acquired}); rules.no_short_term_gains is set",
+            )
 
 
 def check_max_realized_gain(p: _Plan) -> Iterator[Violation]:
@@ -501,8 +614,9 @@ def check_max_realized_gain(p: _Plan) -> Iterator[Violation]:
         return
     net = sum(p.realized)
     if net > cap + p.tol:
-        yield Violation("max_realized_gain", f"the plan realizes a net {_money(net)}; rules.max_realized_gain "
-                        f"is {_money(cap)}")
+        yield Violation(
+            "max_realized_gain", f"the plan realizes a net {_money(net)}; rules.max_realized_gain is {_money(cap)}"
+        )
 
 
 def check_realized(p: _Plan) -> Iterator[Violation]:
@@ -515,8 +629,7 @@ def check_realized(p: _Plan) -> Iterator[Violation]:
         ("long_term", p.r.realized.long_term, long),
     ):
         if abs(reported - expected) > p.tol:
-            yield Violation("realized", f"realized.{name} is {_money(reported)}; the lots sold give "
-                            f"{_money(expected)}")
+            yield Violation("realized", f"realized.{name} is {_money(reported)}; the lots sold give {_money(expected)}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -528,8 +641,11 @@ def check_trade_cost(p: _Plan) -> Iterator[Violation]:
     for trade in p.trades:
         cost = p.cost(trade)
         if abs(trade.cost - cost) > p.tol:
-            yield Violation("trade_cost", f"{trade.action} {_shares(trade.shares)} {trade.security} in "
-                            f"{trade.account}: cost {_money(trade.cost)}, expected {_money(cost)}")
+            yield Violation(
+                "trade_cost",
+                f"{trade.action} {_shares(trade.shares)} {trade.security} in "
+                f"{trade.account}: cost {_money(trade.cost)}, expected {_money(cost)}",
+            )
 
 
 def check_total_costs(p: _Plan) -> Iterator[Violation]:
@@ -550,11 +666,16 @@ def check_min_cash(p: _Plan) -> Iterator[Violation]:
         if ending >= account.min_cash - p.tol:
             continue
         if account.contribution < 0:
-            yield Violation("withdrawal_unfunded", f"{account.id} must pay out {_money(-account.contribution)} "
-                            f"and keep {_money(account.min_cash)}; it ends with {_money(ending)}")
+            yield Violation(
+                "withdrawal_unfunded",
+                f"{account.id} must pay out {_money(-account.contribution)} "
+                f"and keep {_money(account.min_cash)}; it ends with {_money(ending)}",
+            )
         else:
-            yield Violation("below_min_cash", f"{account.id} ends with cash {_money(ending)}, below its "
-                            f"min_cash {_money(account.min_cash)}")
+            yield Violation(
+                "below_min_cash",
+                f"{account.id} ends with cash {_money(ending)}, below its min_cash {_money(account.min_cash)}",
+            )
 
 
 def check_cash_after(p: _Plan) -> Iterator[Violation]:
@@ -563,11 +684,11 @@ def check_cash_after(p: _Plan) -> Iterator[Violation]:
         ending = p.ending_cash[account.id]
         reported = p.r.cash_after.get(account.id)
         if reported is None:
-            yield Violation("cash_after", f"cash_after has no entry for {account.id} (expected "
-                            f"{_money(ending)})")
+            yield Violation("cash_after", f"cash_after has no entry for {account.id} (expected {_money(ending)})")
         elif abs(reported - ending) > p.tol:
-            yield Violation("cash_after", f"cash_after[{account.id}] is {_money(reported)}; the trades leave "
-                            f"{_money(ending)}")
+            yield Violation(
+                "cash_after", f"cash_after[{account.id}] is {_money(reported)}; the trades leave {_money(ending)}"
+            )
     for name in sorted(set(p.r.cash_after) - set(p.accounts)):
         yield Violation("cash_after", f"cash_after names unknown account '{name}'")
 
@@ -596,8 +717,7 @@ def _weights(p: _Plan, kind: str, when: str, recomputed: dict[str, ClassWeight])
         if c in recomputed:
             value = getattr(reported, when)
             if abs(value - recomputed[c].weight) > WEIGHT_TOL:
-                yield Violation(kind, f"allocation[{c}].{when} is {value:.6f}; recomputed "
-                                f"{recomputed[c].weight:.6f}")
+                yield Violation(kind, f"allocation[{c}].{when} is {value:.6f}; recomputed {recomputed[c].weight:.6f}")
 
 
 def check_allocation_before(p: _Plan) -> Iterator[Violation]:
@@ -616,11 +736,13 @@ def check_allocation_policy(p: _Plan) -> Iterator[Violation]:
         if c not in p.after:
             continue
         w = p.after[c]
-        for name, value, expected in (("target", reported.target, w.target), ("low", reported.low, w.low),
-                                      ("high", reported.high, w.high)):
+        for name, value, expected in (
+            ("target", reported.target, w.target),
+            ("low", reported.low, w.low),
+            ("high", reported.high, w.high),
+        ):
             if abs(value - expected) > WEIGHT_TOL:
-                yield Violation("allocation_policy", f"allocation[{c}].{name} is {value:.6f}; expected "
-                                f"{expected:.6f}")
+                yield Violation("allocation_policy", f"allocation[{c}].{name} is {value:.6f}; expected {expected:.6f}")
 
 
 def check_band_flags(p: _Plan) -> Iterator[Violation]:
@@ -628,12 +750,17 @@ def check_band_flags(p: _Plan) -> Iterator[Violation]:
     for c, reported in p.r.allocation.items():
         if c not in p.after:
             continue
-        for name, flag, w in (("in_band_before", reported.in_band_before, p.before[c]),
-                              ("in_band_after", reported.in_band_after, p.after[c])):
+        for name, flag, w in (
+            ("in_band_before", reported.in_band_before, p.before[c]),
+            ("in_band_after", reported.in_band_after, p.after[c]),
+        ):
             distance = _outside(w)
             if (flag and distance > WEIGHT_TOL) or (not flag and distance < -WEIGHT_TOL):
-                yield Violation("band_flags", f"allocation[{c}].{name} is {flag}, but {w.weight:.6f} is "
-                                f"{'outside' if distance > 0 else 'inside'} [{w.low:.6f}, {w.high:.6f}]")
+                yield Violation(
+                    "band_flags",
+                    f"allocation[{c}].{name} is {flag}, but {w.weight:.6f} is "
+                    f"{'outside' if distance > 0 else 'inside'} [{w.low:.6f}, {w.high:.6f}]",
+                )
 
 
 def check_band_violations_reported(p: _Plan) -> Iterator[Violation]:
@@ -641,8 +768,11 @@ def check_band_violations_reported(p: _Plan) -> Iterator[Violation]:
     listed = {v.asset_class for v in p.r.band_violations}
     for c, w in p.after.items():
         if _outside(w) > WEIGHT_TOL and c not in listed:
-            yield Violation("band_violation_unreported", f"{c} ends at {w.weight:.6f}, outside its band "
-                            f"[{w.low:.6f}, {w.high:.6f}], and band_violations does not list it")
+            yield Violation(
+                "band_violation_unreported",
+                f"{c} ends at {w.weight:.6f}, outside its band "
+                f"[{w.low:.6f}, {w.high:.6f}], and band_violations does not list it",
+            )
 
 
 def check_band_violations_listed(p: _Plan) -> Iterator[Violation]:
@@ -653,23 +783,40 @@ def check_band_violations_listed(p: _Plan) -> Iterator[Violation]:
             yield Violation("band_violation_wrong", f"band_violations lists unknown asset class {v.asset_class}")
             continue
         if _outside(w) < -WEIGHT_TOL:
-            yield Violation("band_violation_wrong", f"band_violations lists {v.asset_class}, but it ends at "
-                            f"{w.weight:.6f}, inside [{w.low:.6f}, {w.high:.6f}]")
-        for name, value, expected in (("after", v.after, w.weight), ("low", v.low, w.low),
-                                      ("high", v.high, w.high)):
+            yield Violation(
+                "band_violation_wrong",
+                f"band_violations lists {v.asset_class}, but it ends at "
+                f"{w.weight:.6f}, inside [{w.low:.6f}, {w.high:.6f}]",
+            )
+        for name, value, expected in (("after", v.after, w.weight), ("low", v.low, w.low), ("high", v.high, w.high)):
             if abs(value - expected) > WEIGHT_TOL:
-                yield Violation("band_violation_wrong", f"band_violations[{v.asset_class}].{name} is "
-                                f"{value:.6f}; expected {expected:.6f}")
+                yield Violation(
+                    "band_violation_wrong",
+                    f"band_violations[{v.asset_class}].{name} is {value:.6f}; expected {expected:.6f}",
+                )
 
 
 def check_tracking_error(p: _Plan) -> Iterator[Violation]:
-    """tracking_error.before/after = sqrt(d'Σd) (quadratic, `class_risk`) or Σ|d| (absolute) of the drift."""
-    for name, reported, weights in (("before", p.r.tracking_error.before, p.before),
-                                    ("after", p.r.tracking_error.after, p.after)):
+    """tracking_error.before/after = sqrt(d'Σd) (quadratic, `class_risk`) or Σ|d| (absolute) of the drift.
+
+    `measure` names the scenario's objective.tracking.
+    """
+    mode = p.s.objective.tracking
+    if p.r.tracking_error.measure != mode:
+        yield Violation(
+            "tracking_error", f"tracking_error.measure is {p.r.tracking_error.measure}; the scenario tracks {mode}"
+        )
+    for name, reported, weights in (
+        ("before", p.r.tracking_error.before, p.before),
+        ("after", p.r.tracking_error.after, p.after),
+    ):
         expected = p.tracking_error(weights)
         if abs(reported - expected) > TE_REL_TOL * abs(expected) + TE_ABS_TOL:
-            yield Violation("tracking_error", f"tracking_error.{name} is {reported:.9g}; the "
-                            f"{p.s.objective.tracking} tracking error of the recomputed drift is {expected:.9g}")
+            yield Violation(
+                "tracking_error",
+                f"tracking_error.{name} is {reported:.9g}; the "
+                f"{p.s.objective.tracking} tracking error of the recomputed drift is {expected:.9g}",
+            )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -680,8 +827,26 @@ def check_tax_arithmetic(p: _Plan) -> Iterator[Violation]:
     """tax.with_trades − tax.without_trades = tax.due_to_trades, to the cent."""
     tax = p.r.tax
     if abs(tax.with_trades - tax.without_trades - tax.due_to_trades) > p.tol:
-        yield Violation("tax_arithmetic", f"tax with trades {_money(tax.with_trades)} − without "
-                        f"{_money(tax.without_trades)} ≠ due to trades {_money(tax.due_to_trades)}")
+        yield Violation(
+            "tax_arithmetic",
+            f"tax with trades {_money(tax.with_trades)} − without "
+            f"{_money(tax.without_trades)} ≠ due to trades {_money(tax.due_to_trades)}",
+        )
+
+
+def _tax_engine() -> tuple[Callable[..., Any], Callable[[Scenario], Any]]:
+    """(tax_with_gains, situation_from_scenario), imported when needed.
+
+    `tax_with_gains` is taken from the package `rebal_opt.solver.tax`, or from its module `evaluate`
+    while the package does not re-export it. Raises ImportError when the engine is missing.
+    """
+    from rebal_opt.solver.taxes import situation_from_scenario
+
+    try:
+        from rebal_opt.solver.tax import tax_with_gains
+    except ImportError:
+        from rebal_opt.solver.tax.evaluate import tax_with_gains
+    return tax_with_gains, situation_from_scenario
 
 
 def check_tax_engine(p: _Plan) -> Iterator[Violation]:
@@ -693,19 +858,23 @@ def check_tax_engine(p: _Plan) -> Iterator[Violation]:
     if p.realized is None:
         return
     try:
-        from rebal_opt.solver.tax import tax_with_gains
-        from rebal_opt.solver.taxes import situation_from_scenario
+        tax_with_gains, situation_from_scenario = _tax_engine()
     except ImportError as exc:
         yield Violation("tax_unavailable", f"the tax engine cannot be imported ({exc}); tax not verified")
         return
     base = situation_from_scenario(p.s)
     short, long = p.realized
-    for name, reported, extra in (("without_trades", p.r.tax.without_trades, (0.0, 0.0)),
-                                  ("with_trades", p.r.tax.with_trades, (short, long))):
+    for name, reported, extra in (
+        ("without_trades", p.r.tax.without_trades, (0.0, 0.0)),
+        ("with_trades", p.r.tax.with_trades, (short, long)),
+    ):
         expected = float(tax_with_gains(base, *extra).total_tax)
         if abs(reported - expected) > p.tol:
-            yield Violation("tax_mismatch", f"tax.{name} is {_money(reported)}; the tax engine gives "
-                            f"{_money(expected)} (short-term {_money(extra[0])}, long-term {_money(extra[1])})")
+            yield Violation(
+                "tax_mismatch",
+                f"tax.{name} is {_money(reported)}; the tax engine gives "
+                f"{_money(expected)} (short-term {_money(extra[0])}, long-term {_money(extra[1])})",
+            )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -732,8 +901,13 @@ def _recent_loss_sales(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str
     """(date, account, security) of recent sells at a loss in the group within the 30 days up to as_of."""
     earliest = p.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
     for t in p.s.recent_trades:
-        if (t.action == "sell" and t.realized_gain is not None and t.realized_gain < 0
-                and p.group(t.security) == group and earliest <= t.date <= p.s.as_of):
+        if (
+            t.action == "sell"
+            and t.realized_gain is not None
+            and t.realized_gain < 0
+            and p.group(t.security) == group
+            and earliest <= t.date <= p.s.as_of
+        ):
             yield t.date, t.account, t.security
 
 
@@ -759,11 +933,14 @@ def check_wash_sale_loss(p: _Plan) -> Iterator[Violation]:
             for day, account, security in _recent_buys(p, group)
             if not (account == x.account.id and security == x.lot.security and day == x.lot.acquired)
         ]
-        conflicts += [f"{security} will be bought in {account} on {day}"
-                      for day, account, security in _planned_buys(p, group)]
+        conflicts += [
+            f"{security} will be bought in {account} on {day}" for day, account, security in _planned_buys(p, group)
+        ]
         if conflicts:
-            yield Violation("wash_sale_loss", f"{x.where} is sold at a loss of {_money(-x.gain)}, but "
-                            f"{'; '.join(conflicts)} (wash group {group})")
+            yield Violation(
+                "wash_sale_loss",
+                f"{x.where} is sold at a loss of {_money(-x.gain)}, but {'; '.join(conflicts)} (wash group {group})",
+            )
 
 
 def check_wash_sale_buy(p: _Plan) -> Iterator[Violation]:
@@ -773,8 +950,11 @@ def check_wash_sale_buy(p: _Plan) -> Iterator[Violation]:
     for trade in p.buys:
         group = p.group(trade.security)
         for day, account, security in _recent_loss_sales(p, group):
-            yield Violation("wash_sale_buy", f"buy {_shares(trade.shares)} {trade.security} in {trade.account}: "
-                            f"{security} was sold at a loss in {account} on {day} (wash group {group})")
+            yield Violation(
+                "wash_sale_buy",
+                f"buy {_shares(trade.shares)} {trade.security} in {trade.account}: "
+                f"{security} was sold at a loss in {account} on {day} (wash group {group})",
+            )
 
 
 def _blocking_dates(p: _Plan, group: str, action: str) -> list[dt.date]:
@@ -816,8 +996,10 @@ def check_wash_sale_blocked(p: _Plan) -> Iterator[Violation]:
             continue
         expected = max(dates) + dt.timedelta(days=WASH_WINDOW_DAYS + 1)
         if b.until != expected:
-            yield Violation("wash_sale_blocked", f"{label}: the last blocking trade is on {max(dates)}, so "
-                            f"it is allowed from {expected}")
+            yield Violation(
+                "wash_sale_blocked",
+                f"{label}: the last blocking trade is on {max(dates)}, so it is allowed from {expected}",
+            )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -859,9 +1041,12 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
     floors = sum(a.min_cash for a in p.s.accounts)
     limit = floors + room + slack
     if idle > limit + p.tol:
-        yield Violation("contributions_first", f"the plan sells but leaves {_money(idle)} uninvested; at most "
-                        f"{_money(limit)} may stay (min_cash {_money(floors)} + cash target room {_money(room)}"
-                        f" + slack {_money(slack)})")
+        yield Violation(
+            "contributions_first",
+            f"the plan sells but leaves {_money(idle)} uninvested; at most "
+            f"{_money(limit)} may stay (min_cash {_money(floors)} + cash target room {_money(room)}"
+            f" + slack {_money(slack)})",
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
