@@ -37,7 +37,7 @@ class TradeIndicators:
         if len(d.sell_slots):
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, model.sell_trade))
         if len(d.buy_slots):
-            model.constraints.append(model.buy <= cp.multiply(d.buy_cap, model.buy_trade))
+            model.constraints.append(model.buy <= cp.multiply(model.buy_limit, model.buy_trade))
         # Never both sides of one security in one account (a round trip only costs).
         buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
         pairs = [
@@ -68,7 +68,7 @@ class MinimumTrade:
             sell_cap = d.unit_to_sell_slot @ d.unit_value
             model.constraints.append(model.sell_by_slot >= cp.multiply(np.minimum(floor, sell_cap), model.sell_trade))
         if len(d.buy_slots):
-            model.constraints.append(model.buy >= cp.multiply(np.minimum(floor, d.buy_cap), model.buy_trade))
+            model.constraints.append(model.buy >= cp.multiply(np.minimum(floor, model.buy_limit), model.buy_trade))
 
 
 @dataclass
@@ -104,7 +104,7 @@ class WholeShares:
             )
             model.constraints.append(model.sell_by_slot == cp.multiply(d.sell_slot_price / SCALE, n_sell))
         if len(d.buy_slots):
-            max_buy = np.floor(d.buy_cap * SCALE / d.buy_slot_price + 1e-9)
+            max_buy = np.floor(model.buy_limit * SCALE / d.buy_slot_price + 1e-9)
             n_buy = cp.Variable(
                 len(d.buy_slots),
                 integer=True,
@@ -170,7 +170,7 @@ class WashSales:
         for g, group in enumerate(groups):
             loss_units, buys = d.wash_groups[group]
             model.constraints.append(model.sell[loss_units] <= d.unit_value[loss_units] * (1 - buys_in_group[g]))
-            model.constraints.append(cp.sum(model.buy[buys]) <= float(d.buy_cap[buys].sum()) * buys_in_group[g])
+            model.constraints.append(cp.sum(model.buy[buys]) <= float(model.buy_limit[buys].sum()) * buys_in_group[g])
 
 
 @dataclass

@@ -65,7 +65,8 @@ class RebalanceData:
     sell_slots: list[TradeSlot]
     unit_to_sell_slot: sp.csr_matrix  # (S_sell, U) 0/1
     buy_slots: list[TradeSlot]
-    buy_cap: np.ndarray  # (B,) k$: most a buy could be
+    buy_cap: np.ndarray  # (B,) k$: most a buy could be (the account's cash and everything it can sell)
+    buy_band_cap: np.ndarray  # (B,) k$: most a buy can be when every band holds (see build_data)
     accounts: list[str]
     min_cash: np.ndarray  # (A,) k$
     cash_start: np.ndarray  # (A,) k$, contributions included
@@ -246,6 +247,16 @@ def build_data(scenario: Scenario) -> RebalanceData:
         if not account.tradable:
             untradable[cash_index] += cash[account.id] / SCALE
 
+    # With every band met, class c ends at most high_c·W_after ≤ high_c·W_start, and a purchase adds
+    # exposure_c·amount to it: amount ≤ high_c·W_start / exposure_c. Tight big-Ms were measured to matter.
+    band_cap = np.full(len(buy_slots), np.inf)
+    total_start = float(class_value_start.sum())
+    for b, slot in enumerate(buy_slots):
+        vec = exposure(slot.security)
+        held = vec > 0
+        if held.any():
+            band_cap[b] = float(np.min(high[held] * total_start / vec[held]))
+
     wash_groups: dict[str, tuple[list[int], list[int]]] = {}
     if rules.wash_sales == "avoid":
         loss_units: dict[str, list[int]] = {}
@@ -272,6 +283,7 @@ def build_data(scenario: Scenario) -> RebalanceData:
         unit_to_sell_slot=unit_to_sell_slot,
         buy_slots=buy_slots,
         buy_cap=np.array(buy_cap),
+        buy_band_cap=np.minimum(np.array(buy_cap), band_cap),
         accounts=accounts,
         min_cash=np.array([scenario.account(a).min_cash / SCALE for a in accounts]),
         cash_start=np.array([cash[a] / SCALE for a in accounts]),

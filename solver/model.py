@@ -49,8 +49,14 @@ class RebalanceModel:
     def create(cls, data: RebalanceData, options: BuildOptions) -> RebalanceModel:
         upper = data.unit_value if options.allow_sells else np.zeros_like(data.unit_value)
         sell = cp.Variable(len(data.units), name="sell", bounds=[np.zeros(len(data.units)), upper])
-        buy = cp.Variable(len(data.buy_slots), name="buy", bounds=[np.zeros(len(data.buy_slots)), data.buy_cap])
+        limit = data.buy_cap if options.soft_bands else data.buy_band_cap
+        buy = cp.Variable(len(data.buy_slots), name="buy", bounds=[np.zeros(len(data.buy_slots)), limit])
         return cls(data=data, options=options, sell=sell, buy=buy)
+
+    @property
+    def buy_limit(self) -> np.ndarray:
+        """(B,) k$ the most each purchase can be in this model (band-derived when bands are hard)."""
+        return self.data.buy_cap if self.options.soft_bands else self.data.buy_band_cap
 
     # Shared expressions -------------------------------------------------------------------------
     # Sums over many lots (what a slot sells, each account's cash, each class's value, the total) are
