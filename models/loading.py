@@ -69,9 +69,12 @@ def _walk(loc: Sequence[PathPart]) -> tuple[list[PathPart], type[BaseModel] | No
         if len(alternatives) > 1 and isinstance(part, str) and _looks_like_tag(part, alternatives):
             i += 1  # pydantic's name for the union member that failed
             continue
-        if isinstance(part, str) and any(typing.get_origin(a) is dict for a in containers):
+        if part == "[key]":
+            i += 1  # pydantic's marker for an error in a mapping key rather than its value
+            continue
+        if isinstance(part, str | int) and any(typing.get_origin(a) is dict for a in containers):
             dct = next(a for a in containers if typing.get_origin(a) is dict)
-            clean.append(part)
+            clean.append(str(part))
             alternatives = _unwrap(typing.get_args(dct)[1])
             i += 1
             continue
@@ -88,6 +91,8 @@ def _looks_like_tag(part: str, alternatives: list[Any]) -> bool:
 def _message(error: ErrorDetails, owner: type[BaseModel] | None) -> str:
     kind = error["type"]
     msg = error["msg"]
+    if "[key]" in error["loc"]:
+        return f"the key {error['input']!r} must be text; quote it in the file"
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
         valid = list(owner.model_fields) if owner is not None else []
@@ -100,6 +105,8 @@ def _message(error: ErrorDetails, owner: type[BaseModel] | None) -> str:
         return "must be a date written YYYY-MM-DD"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type"):
         return "must be a number"
+    if kind == "finite_number":
+        return "must be a finite number"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return "must be a mapping of keys to values"
     if kind == "list_type":
@@ -120,7 +127,10 @@ def problems_from_validation(exc: ValidationError) -> list[Problem]:
         message = _message(error, owner)
         if message not in merged.setdefault(path, []):
             merged[path].append(message)
-    return [Problem(path, _join_alternatives(messages)) for path, messages in merged.items()]
+    # A union field (a fund's split or a single class) fails in each member; when one member's error is
+    # deeper in the value, that one is the problem, and the other member's type mismatch is noise.
+    deeper = {path for path in merged for other in merged if other != path and other.startswith(path + ".")}
+    return [Problem(path, _join_alternatives(messages)) for path, messages in merged.items() if path not in deeper]
 
 
 def _join_alternatives(messages: list[str]) -> str:

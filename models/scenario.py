@@ -22,7 +22,7 @@ Weight = Annotated[float, Field(ge=0.0, le=1.0)]
 class StrictModel(BaseModel):
     """Base of every scenario model: unknown keys are rejected (a typo must fail loudly)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class FilingStatus(StrEnum):
@@ -66,8 +66,7 @@ class TaxSection(StrictModel):
     year: int | None = Field(default=None, description="Tax table year; default: the year of as_of.")
     ordinary_income: NonNegativeFloat = Field(
         default=0.0,
-        description="Expected ordinary income this year (wages, interest, IRA withdrawals), "
-        "before deductions.",
+        description="Expected ordinary income this year (wages, interest, IRA withdrawals), before deductions.",
     )
     other_investment_income: NonNegativeFloat = Field(
         default=0.0,
@@ -154,9 +153,7 @@ class Account(StrictModel):
         default_factory=dict, description="Shares per security (tax-advantaged accounts only)."
     )
     buyable: list[str] | None = Field(default=None, description="The fund menu; default: every security.")
-    tradable: bool = Field(
-        default=True, description="false: held away; counts in the allocation, never trades."
-    )
+    tradable: bool = Field(default=True, description="false: held away; counts in the allocation, never trades.")
 
     @property
     def tax_advantaged(self) -> bool:

@@ -29,6 +29,40 @@ ScenarioLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
+# YAML 1.1 also reads `012` as octal 10 and `1:30` as 90 (base 60). Integers here are decimal (leading
+# zeros allowed, underscores as thousands separators), or 0x / 0o written out, as in YAML 1.2.
+_INT = re.compile(r"^(?:[-+]?[0-9][0-9_]*|0x[0-9a-fA-F]+|0o[0-7]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+for _first, _resolvers in list(ScenarioLoader.yaml_implicit_resolvers.items()):
+    ScenarioLoader.yaml_implicit_resolvers[_first] = [
+        (tag, regexp) for tag, regexp in _resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
+ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def _construct_int(loader: ScenarioLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    if text.startswith(("0x", "0o")):
+        return int(text, 0)
+    return int(text, 10)
+
+
+def _construct_float(loader: ScenarioLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    if text.lstrip("+-") == ".inf":
+        return float(text.replace(".inf", "inf"))
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+ScenarioLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
 
 class DuplicateKeyError(yaml.YAMLError):
     def __init__(self, key: object, line: int) -> None:
@@ -42,6 +76,8 @@ def _construct_mapping(loader: ScenarioLoader, node: yaml.MappingNode, deep: boo
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if isinstance(key, int | float) and not isinstance(key, bool):
+            key = key_node.value  # a numeric ticker (7203) is a name: keep the text as written
         if key in mapping:
             raise DuplicateKeyError(key, key_node.start_mark.line + 1)
         mapping[key] = loader.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]

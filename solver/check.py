@@ -36,10 +36,9 @@ def check(scenario: Scenario) -> CheckReport:
             side = "above" if w.weight > w.high else "below"
             edge = w.high if w.weight > w.high else w.low
             reasons.append(
-                f"{w.asset_class} is {side} its band: {w.weight:.2%} against {edge:.2%} "
-                f"(target {w.target:.2%})"
+                f"{w.asset_class} is {side} its band: {w.weight:.2%} against {edge:.2%} (target {w.target:.2%})"
             )
-        if w.target > 0 and w.asset_class not in held_classes:
+        if w.target > 0 and w.asset_class not in held_classes and w.asset_class != CASH_CLASS:
             notes.append(f"asset class '{w.asset_class}' has a target but no security in the file to hold it")
     values = account_values(scenario)
     for account_id, amount in withdrawals(scenario).items():

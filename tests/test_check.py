@@ -277,11 +277,6 @@ def test_table_for_absolute_tracking(invoke) -> None:
     assert "sum of |drift|: 14.00%" in invoke("check", BANDS).stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="solver/check.py check(): a cash target with no uninvested cash anywhere is noted as "
-    "'has a target but no security in the file to hold it'; cash needs no security",
-)
 def test_cash_target_without_cash_is_not_noted_as_missing_a_security() -> None:
     def cash_target(data: dict[str, Any]) -> None:
         data["targets"] = {"us_equity": 0.58, "bonds": 0.40, "cash": 0.02}

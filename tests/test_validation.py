@@ -604,11 +604,6 @@ def test_semantic_problems_are_all_reported_in_file_order() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/loading.py problems_from_validation: an error inside a fund split also reports the "
-    "union's other member ('asset_class: must be a valid string'), two lines for one problem",
-)
 def test_fund_split_weight_out_of_range_is_one_problem() -> None:
     data = base_data()
     put("securities.AOR.asset_class.us_equity", 1.4)(data)
@@ -617,22 +612,12 @@ def test_fund_split_weight_out_of_range_is_one_problem() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/scenario.py Security.price is PositiveFloat, which admits inf (`price: .inf`); "
-    "check then reports NaN weights",
-)
 def test_infinite_price_is_rejected() -> None:
     data = base_data()
     put("securities.VTI.price", float("inf"))(data)
     assert [p.path for p in _problems(data)] == ["securities.VTI.price"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/loading.py _walk/format_path: a numeric YAML key (a ticker like 7203) is reported at "
-    "'securities[7203].[key]' instead of the YAML path 'securities.7203'",
-)
 def test_numeric_ticker_key_is_reported_at_its_yaml_path() -> None:
     data = base_data()
     data["securities"][7203] = {"price": 10.0, "asset_class": "us_equity"}
