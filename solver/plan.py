@@ -266,7 +266,10 @@ def blocked_actions(data: RebalanceData, trades: list[Trade]) -> list[BlockedAct
     return out
 
 
-def band_reason(data: RebalanceData, asset_class: str, after: float, low: float, high: float) -> str:
+def band_reason(data: RebalanceData, trades: list[Trade], asset_class: str, after: float, high: float) -> str:
+    """Why a class stays outside its band: the facts and the rules that bind at the plan."""
+    s = data.scenario
+    rules = s.rules
     i = data.classes.index(asset_class)
     untradable = data.untradable_class_value[i] * SCALE
     total = data.total_after_flows * SCALE
@@ -275,11 +278,34 @@ def band_reason(data: RebalanceData, asset_class: str, after: float, low: float,
             f"untradable positions alone are {untradable / total:.2%} of the household, above the band's "
             f"high {high:.2%}"
         )
+    binding: list[str] = []
+    realized = realized_by_term(trades)
+    # With whole shares the cap is reached to within one share's gain (at most its price).
+    grain = max((sec.price for sec in s.securities.values()), default=0.0) if rules.whole_shares else 1.0
+    if rules.max_realized_gain is not None and (
+        realized.short_term + realized.long_term >= rules.max_realized_gain - grain
+    ):
+        binding.append(f"rules.max_realized_gain ({rules.max_realized_gain:,.0f}) is reached")
+    if rules.max_trades is not None and len(trades) >= rules.max_trades:
+        binding.append(f"rules.max_trades ({rules.max_trades}) is reached")
+    if after > high:
+        in_class = {t for t, sec in s.securities.items() if sec.class_split().get(asset_class, 0) > 0}
+        held_lots = [(a, lot) for a in s.accounts if a.tradable for lot in a.lots if lot.security in in_class]
+        if rules.no_short_term_gains and any(
+            lot.security in in_class
+            and not lot.inherited
+            and lot.acquired > s.as_of.replace(year=s.as_of.year - 1)
+            and s.securities[lot.security].price > lot.basis_per_share
+            for _, lot in held_lots
+        ):
+            binding.append("rules.no_short_term_gains keeps short-term gain lots")
+        if any(lot.security in rules.do_not_sell or lot.id in rules.do_not_sell for _, lot in held_lots):
+            binding.append("rules.do_not_sell keeps some lots")
+        if any(u.blocked_by_wash and u.security in in_class for u in data.units):
+            binding.append("wash-sale windows block selling loss lots")
     side = "above" if after > high else "below"
-    return (
-        f"stays {side} its band: no plan within the rules (restrictions, menus, wash-sale blocks, cash "
-        "floors) brings it inside; this is the smallest total violation possible"
-    )
+    why = "; ".join(binding) if binding else "the rules (menus, restrictions, cash floors) allow no better"
+    return f"stays {side} its band at the least total violation possible: {why}"
 
 
 def build_result(
@@ -305,7 +331,7 @@ def build_result(
             after=w.weight,
             low=w.low,
             high=w.high,
-            reason=band_reason(data, c, w.weight, w.low, w.high),
+            reason=band_reason(data, trades, c, w.weight, w.high),
         )
         for c, w in after.items()
         if not w.in_band
