@@ -1,0 +1,339 @@
+"""Exact MILP encoding of the full-year tax as a function of the plan's extra realized gains.
+
+Given a base TaxSituation and the plan's extra short- and long-term results x, y (cvxpy affine
+expressions in `scale` dollars, with finite bounds), `CapitalGainsTaxEncoding` adds variables and
+constraints such that the set of feasible (x, y, tax) is exactly {tax ≥ f(x, y)} on the bounds, with
+f = evaluate_tax(base.with_gains(x·scale, y·scale)).total_tax / scale. Minimizing `tax` therefore
+carries the exact tax, and `tax <= budget` is exact too. docs/tax.md derives the formulation; in brief
+(all quantities scaled, S = S0 + x, L = L0 + y, N = S + L):
+
+* netting: the capital result in AGI splits into an ordinary part Oc = max(−limit, min(N, S⁺)) and a
+  preferential part Lp = max(0, min(L, N)) (Oc + Lp = max(N, −limit)). The tax is nondecreasing in each,
+  so both are *relaxed* variables bounded from below: one binary each for the inner min (fewer when the
+  bounds fix the sign of S, L or N);
+* ordinary stack O = max(0, W − D + Oc), taxable income T = max(0, O_raw + Q + Lp);
+* regular tax = min(F(O) − H(O) + H(T), F(T)) (F ordinary schedule, H long-term schedule): F(O), H(T),
+  F(T) are convex epigraph rows; −H(O) needs one binary per long-term threshold inside O's range; the
+  final min needs one binary only when O's range reaches below the top of the band where 15% exceeds
+  the ordinary rate; O is pinned (one binary) only when O_raw changes sign and O's range meets that band;
+* NIIT = rate × max(0, I + Q + min(0, W − I − threshold) + Oc + Lp): convex, rows only;
+* state = state_rate × T.
+
+Flat-rates mode is linear: tax = (r_st + state) × S + (r_lt + state) × L, no binaries.
+
+`pin_carryforwards=True` adds `carryforward_short_next` / `carryforward_long_next`, equal to the
+Capital Loss Carryover Worksheet at every feasible point (up to three more binaries); read them in
+`scale` dollars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import cvxpy as cp
+
+from .evaluate import TaxSituation, evaluate_tax
+from .milp import (
+    Affine,
+    Bounded,
+    Model,
+    convex_epigraph,
+    pinned_relu,
+    relaxed_max,
+    relaxed_max_of_min,
+    relu_from_above,
+)
+from .piecewise import ConvexPiecewise
+
+HIGHS_OPTIONS: dict[str, float | bool] = {
+    "mip_feasibility_tolerance": 1e-7,
+    "mip_heuristic_run_feasibility_jump": False,
+}
+"""HiGHS options for solving models that contain this encoding (pass as cvxpy solve kwargs, with
+warm_start=False). Measured on 10,800 fixed-point solves (tests/test_tax_encoding.py's generator):
+* mip_feasibility_tolerance 1e-7 (default 1e-6): rows may be violated by the tolerance in scaled units,
+  and the violations add up along the epigraph chain — at 1e-6 with scale 1000 the encoded tax was up
+  to $0.001 below the exact one and `tax <= budget` let the true tax exceed the budget by up to $0.012;
+  at 1e-7 these were $0.0001 and $0.00003.
+* the feasibility-jump heuristic returns points exactly at the tolerance edge, which HiGHS 1.16's final
+  check then rejects ("MIP solver claims optimality, but with … primal infeasibilities", model status
+  Solve error → cvxpy SolverError; HiGHS issues #2782/#2808): about 1 solve in 2,400 at any tolerance,
+  none with it switched off.
+"""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """[lo, hi) of a piecewise-linear function with the given slope (dollars)."""
+
+    lo: float
+    hi: float
+    slope: float
+
+
+def stacking_slopes(ordinary: ConvexPiecewise, long_term: ConvexPiecewise) -> tuple[Segment, ...]:
+    """Segments of K(z) = F(z) − H(z): what moving the stack boundary O changes, per dollar.
+
+    K's slope is the ordinary rate minus the long-term rate at z; it is negative only where the 15%
+    long-term rate exceeds the 12% ordinary rate (from the 0% threshold to the top of the 12% bracket).
+    """
+    cuts = sorted({0.0, *ordinary.breakpoints, *long_term.breakpoints, float("inf")})
+    return tuple(Segment(lo, hi, ordinary.rate_at(lo) - long_term.rate_at(lo)) for lo, hi in pairwise(cuts))
+
+
+def slope_mass(segments: tuple[Segment, ...], lo: float, hi: float, sign: int) -> float:
+    """∫ over [lo, hi] of max(0, sign × slope): the most K can fall (sign −1) or rise (+1) there."""
+    total = 0.0
+    for seg in segments:
+        width = min(hi, seg.hi) - max(lo, seg.lo)
+        if width > 0:
+            total += width * max(0.0, sign * seg.slope)
+    return total
+
+
+class NettingBlock:
+    """Schedule D netting as two relaxed quantities (scaled units).
+
+    ordinary_capital Oc ≥ max(−limit, min(N, max(S, 0)))  — the capital result taxed at ordinary rates;
+    preferential_gain Lp ≥ max(0, min(L, N))             — worksheet line 9 (before dividends).
+    Oc + Lp = max(N, −limit) at their minima. A sign of S, L or N fixed by the bounds removes the binary.
+    """
+
+    def __init__(self, m: Model, short: Bounded, long: Bounded, limit: float) -> None:
+        self.short, self.long, self.limit = short, long, limit
+        self.total = short + long
+        self.preferential_gain = self._preferential(m)
+        self.ordinary_capital = self._ordinary(m)
+
+    def _preferential(self, m: Model) -> Bounded:
+        s, lt, n = self.short, self.long, self.total
+        zero = Bounded.constant(0.0)
+        if lt.hi <= 0 or n.hi <= 0:
+            return zero
+        if s.lo >= 0:  # min(L, N) = L
+            return relaxed_max(m, "pref_gain", [zero, lt])
+        if s.hi <= 0:  # min(L, N) = N
+            return relaxed_max(m, "pref_gain", [zero, n])
+        hi = max(0.0, min(lt.hi, n.hi))
+        return relaxed_max_of_min(m, "pref_gain", [zero], [lt], [n], hi)
+
+    def _ordinary(self, m: Model) -> Bounded:
+        s, lt, n = self.short, self.long, self.total
+        floor = Bounded.constant(-self.limit)
+        zero = Bounded.constant(0.0)
+        if n.hi <= -self.limit:
+            return floor
+        hi = max(-self.limit, min(n.hi, max(s.hi, 0.0)))
+        if lt.hi <= 0:  # N ≤ S ≤ S⁺
+            return relaxed_max(m, "ord_capital", [floor, n])
+        if s.lo >= 0 and lt.lo >= 0:  # min(N, S) = S
+            return relaxed_max(m, "ord_capital", [floor, s])
+        if s.hi <= 0:  # min(N, 0)
+            if n.hi <= 0:
+                return relaxed_max(m, "ord_capital", [floor, n])
+            if n.lo >= 0:
+                return zero
+            return relaxed_max_of_min(m, "ord_capital", [floor], [n], [zero], hi)
+        return relaxed_max_of_min(m, "ord_capital", [floor], [n], [s, zero], hi)
+
+
+class RegularTaxBlock:
+    """Regular income tax min(F(O) − H(O) + H(T), F(T)) with the long-term stack on ordinary income.
+
+    ordinary_raw O_raw = W − D + Oc and preferential_raw P_raw = Q + Lp (scaled). Exposes `tax`, the
+    ordinary stack `ordinary` (O) and `taxable` (T, relaxed from above: everything grows with T).
+    """
+
+    def __init__(
+        self,
+        m: Model,
+        ordinary_raw: Bounded,
+        preferential_raw: Bounded,
+        ordinary: ConvexPiecewise,
+        long_term: ConvexPiecewise,
+        scale: float,
+    ) -> None:
+        self.scale = scale
+        self.F, self.H = ordinary, long_term
+        self.segments = stacking_slopes(ordinary, long_term)
+        self.ordinary, o_relaxed = self._ordinary_stack(m, ordinary_raw)
+        stack_terms = [ordinary_raw + preferential_raw, Bounded.constant(0.0)]
+        if o_relaxed:
+            stack_terms.append(self.ordinary)  # keeps T ≥ O when O may sit above its true value
+        self.taxable = relaxed_max(m, "taxable", stack_terms)
+        self.tax = self._tax(m)
+
+    def _k_falls_within(self, lo: float, hi: float) -> bool:
+        return slope_mass(self.segments, lo * self.scale, hi * self.scale, -1) > 0
+
+    def _ordinary_stack(self, m: Model, raw: Bounded) -> tuple[Bounded, bool]:
+        """O = max(0, O_raw): pinned when it must be, relaxed where the tax is nondecreasing in O."""
+        if raw.lo >= 0 or raw.hi <= 0:
+            return pinned_relu(m, "ord_stack", raw), False
+        if self._k_falls_within(0.0, raw.hi):
+            return pinned_relu(m, "ord_stack", raw), False
+        return relaxed_max(m, "ord_stack", [raw, Bounded.constant(0.0)]), True
+
+    def _long_term_below(self, m: Model) -> Affine:
+        """hO ≤ H(O): H(O) = Σ_j (rate_j − rate_{j−1}) max(0, O − B_j), each kink from above."""
+        o, total = self.ordinary, 0.0
+        rates = self.H.rates
+        for j, threshold in enumerate(self.H.breakpoints):
+            excess = relu_from_above(m, f"lt_excess{j}", o.shift(-threshold / self.scale))
+            total = total + (rates[j + 1] - rates[j]) * excess.expr
+        return total
+
+    def _tax(self, m: Model) -> Affine:
+        o, t, sc = self.ordinary, self.taxable, self.scale
+        stacked = (
+            convex_epigraph(m, "ord_tax_O", self.F, o, sc)
+            - self._long_term_below(m)
+            + convex_epigraph(m, "lt_tax_T", self.H, t, sc)
+        )
+        fall = slope_mass(self.segments, o.lo * sc, t.hi * sc, -1) / sc
+        if fall <= 0:
+            return stacked  # F(T) ≥ stacked everywhere on the range: the worksheet's min never binds
+        rise = slope_mass(self.segments, o.lo * sc, t.hi * sc, +1) / sc
+        all_ordinary = convex_epigraph(m, "ord_tax_T", self.F, t, sc)
+        regular = m.var("regular_tax")
+        mu = m.boolean("all_ordinary")
+        # μ = 0: regular ≥ stacked; μ = 1: regular ≥ F(T). M = max of (stacked − F(T)) resp. its
+        # negative on the range, i.e. how far K can fall resp. rise between O and T.
+        m.at_least(regular, stacked - fall * mu)
+        m.at_least(regular, all_ordinary - rise * (1 - mu))
+        return regular
+
+
+class CarryforwardBlock:
+    """Next year's loss carryforwards, pinned (scaled units).
+
+    With limE = min(limit, max(0, W + Q − D)) (the part of the loss allowance that can reduce taxable
+    income), the Capital Loss Carryover Worksheet reduces to
+        total = max(0, −N − limE),  short = max(0, −max(S, N) − limE) = max(0, −(S + L⁺) − limE),
+        long = total − short.
+    """
+
+    def __init__(self, m: Model, netting: NettingBlock, usable_allowance: float) -> None:
+        s, lt, n = netting.short, netting.long, netting.total
+        total = pinned_relu(m, "cf_total", (-n).shift(-usable_allowance))
+        long_gain = pinned_relu(m, "cf_long_gain", lt)
+        short = pinned_relu(m, "cf_short", (-(s + long_gain)).shift(-usable_allowance))
+        self.short: Affine = short.expr
+        self.long: Affine = total.expr - short.expr
+
+
+class CapitalGainsTaxEncoding:
+    """The exact full-year tax (federal + state, `scale` dollars) of a plan's extra realized gains.
+
+    situation: the base year (ordinary income, realized-so-far results, carryforwards ...).
+    extra_short, extra_long: cvxpy affine expressions, the plan's extra short-/long-term results in
+        `scale` dollars (losses negative).
+    short_bounds, long_bounds: finite (lo, hi) for them, same units; they are added as constraints, and
+        every big-M is derived from them — tight bounds give a tight model.
+    pin_carryforwards: also build carryforward_short_next / carryforward_long_next (exact at every
+        feasible point; up to three more binaries).
+
+    Attributes: constraints (list to add to the problem), tax (cvxpy expression), binaries (count),
+    base_tax (tax without trades, scaled), carryforward_short_next / carryforward_long_next.
+    """
+
+    def __init__(
+        self,
+        situation: TaxSituation,
+        extra_short: Affine,
+        extra_long: Affine,
+        short_bounds: tuple[float, float],
+        long_bounds: tuple[float, float],
+        scale: float = 1000.0,
+        *,
+        pin_carryforwards: bool = False,
+        name: str = "tax_",
+    ) -> None:
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        for label, (lo, hi) in (("short_bounds", short_bounds), ("long_bounds", long_bounds)):
+            if not (abs(lo) < float("inf") and abs(hi) < float("inf")) or lo > hi:
+                raise ValueError(f"{label} must be finite with lo <= hi, got {(lo, hi)}")
+        self.situation = situation
+        self.scale = scale
+        self._model = Model(name)
+        self.base_tax = evaluate_tax(situation).total_tax / scale
+        self._bound(extra_short, short_bounds)
+        self._bound(extra_long, long_bounds)
+        short = Bounded(extra_short, *short_bounds).shift(situation.net_short / scale)
+        long = Bounded(extra_long, *long_bounds).shift(situation.net_long / scale)
+        self._carry: CarryforwardBlock | None = None
+        if situation.is_flat:
+            self.tax: Affine = self._flat_tax(short, long)
+        else:
+            self.tax = self._bracket_tax(short, long, pin_carryforwards)
+        self.pin_carryforwards = pin_carryforwards
+
+    @property
+    def constraints(self) -> list[cp.Constraint]:
+        return self._model.constraints
+
+    @property
+    def binaries(self) -> int:
+        return self._model.binaries
+
+    @property
+    def carryforward_short_next(self) -> Affine:
+        return self._carried().short
+
+    @property
+    def carryforward_long_next(self) -> Affine:
+        return self._carried().long
+
+    def _carried(self) -> CarryforwardBlock | _FlatCarry:
+        if self.situation.is_flat:
+            return _NO_CARRY  # flat mode values every loss in full this year
+        if self._carry is None:
+            raise RuntimeError(
+                "carryforwards are pinned only with CapitalGainsTaxEncoding(..., pin_carryforwards=True)"
+            )
+        return self._carry
+
+    def _bound(self, expr: Affine, bounds: tuple[float, float]) -> None:
+        if isinstance(expr, cp.Expression) and expr.variables():
+            lo, hi = bounds
+            self._model.constraints += [expr >= lo, expr <= hi]
+
+    def _flat_tax(self, short: Bounded, long: Bounded) -> Affine:
+        assert self.situation.flat_rates is not None
+        rate_short, rate_long = self.situation.flat_rates
+        state = self.situation.state_rate
+        return (rate_short + state) * short.expr + (rate_long + state) * long.expr
+
+    def _bracket_tax(self, short: Bounded, long: Bounded, pin_carryforwards: bool) -> Affine:
+        s, sc, m = self.situation, self.scale, self._model
+        table = s.table
+        netting = NettingBlock(m, short, long, table.capital_loss_limit / sc)
+        income = s.ordinary_income - s.deduction_amount
+        regular = RegularTaxBlock(
+            m,
+            netting.ordinary_capital.shift(income / sc),
+            netting.preferential_gain.shift(s.qualified_dividends / sc),
+            ConvexPiecewise.from_schedule(table.ordinary),
+            ConvexPiecewise.from_schedule(table.long_term),
+            sc,
+        )
+        # NIIT = rate × max(0, NII + min(0, MAGI − NII − threshold)); MAGI − NII = W − I is fixed.
+        non_investment_room = min(0.0, s.ordinary_income - s.other_investment_income - table.niit.threshold)
+        base = (s.other_investment_income + s.qualified_dividends + non_investment_room) / sc
+        capital = netting.ordinary_capital + netting.preferential_gain
+        niit_base = relaxed_max(m, "niit_base", [capital.shift(base), Bounded.constant(0.0)])
+        if pin_carryforwards:
+            usable = min(table.capital_loss_limit, max(0.0, income + s.qualified_dividends))
+            self._carry = CarryforwardBlock(m, netting, usable / sc)
+        return regular.tax + table.niit.rate * niit_base.expr + s.state_rate * regular.taxable.expr
+
+
+@dataclass(frozen=True)
+class _FlatCarry:
+    short: Affine = 0.0
+    long: Affine = 0.0
+
+
+_NO_CARRY = _FlatCarry()
