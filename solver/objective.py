@@ -35,7 +35,22 @@ def cone_factor(covariance: np.ndarray) -> np.ndarray:
     """F with F'F = Σ (rows for the positive eigenvalues only), so sqrt(d'Σd) = ||F d||."""
     eigenvalues, vectors = np.linalg.eigh(covariance)
     keep = eigenvalues > 1e-12 * max(1.0, float(eigenvalues.max(initial=0.0)))
-    return (vectors[:, keep] * np.sqrt(eigenvalues[keep])).T
+    factor = (vectors[:, keep] * np.sqrt(eigenvalues[keep])).T
+    # Round-off entries (1e-17) would only reach HiGHS as "tiny matrix values" warnings.
+    factor[np.abs(factor) < 1e-12 * np.abs(factor).max(initial=0.0)] = 0.0
+    return factor
+
+
+def dollar_drift(model: RebalanceModel) -> cp.Expression:
+    """(C,) k$ away from target per class: V_c − t_c·W_after = W_ref·drift_c.
+
+    The tracking terms are W_ref·TE(drift) = TE(W_ref·drift) (both norms are positively homogeneous),
+    written on this k$ form rather than on weights: with drift's 1/W_ref in every row the cone's
+    coefficients fell to 1e-9 at 20,000 lots, below HiGHS's matrix tolerance — HiGHS dropped them and
+    solved a different (wrong) problem, and its feasibility tolerance became W_ref·1e-7 k$ of objective.
+    """
+    d = model.data
+    return model.class_after() - d.target * model.total_after()
 
 
 def tangent_count(depth: int, tolerance: float) -> int:
@@ -103,9 +118,9 @@ class QuadraticTracking:
         factor = cone_factor(risk.covariance)
         if factor.shape[0] == 0:
             return
-        te, rows = polyhedral_norm(factor @ model.drift(), factor.shape[0], TRACKING_TOLERANCE)
+        te, rows = polyhedral_norm(factor @ dollar_drift(model), factor.shape[0], TRACKING_TOLERANCE)
         model.constraints += rows
-        model.objective_terms["tracking"] = d.total_after_flows * te
+        model.objective_terms["tracking"] = te
 
 
 @dataclass
@@ -116,10 +131,10 @@ class AbsoluteTracking:
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
-        drift = model.drift()
+        drift = dollar_drift(model)
         gap = cp.Variable(len(d.classes), nonneg=True, name="abs_drift")
         model.constraints += [gap >= drift, gap >= -drift]
-        model.objective_terms["tracking"] = d.total_after_flows * cp.sum(gap)
+        model.objective_terms["tracking"] = cp.sum(gap)
 
 
 @dataclass
