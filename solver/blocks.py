@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from rebal_opt.models.scenario import CASH_CLASS
 
@@ -156,7 +157,9 @@ class WashSales:
     """No loss sale and purchase in one wash group anywhere in the household, in the same plan.
 
     One binary β_g per group that has both sellable loss lots and possible purchases:
-    sell_u ≤ value_u·(1 − β_g) for its loss lots, Σ buys in g ≤ cap_g·β_g.
+    sell_u ≤ value_u·(1 − β_g) for its loss lots, Σ buys in g ≤ cap_g·β_g. All groups' rows go in two
+    vectorized constraints (unit → group and group → buy matrices): one pair of cvxpy constraints per
+    group made cvxpy's compile 20× slower (2.3 s against 0.1 s at 450 groups).
     """
 
     name: str = "rules.wash_sales"
@@ -167,10 +170,25 @@ class WashSales:
         if not groups:
             return
         buys_in_group = cp.Variable(len(groups), boolean=True, name="group_bought")
+        loss_units: list[int] = []
+        loss_group: list[int] = []
+        buy_group: list[int] = []
+        buys: list[int] = []
         for g, group in enumerate(groups):
-            loss_units, buys = d.wash_groups[group]
-            model.constraints.append(model.sell[loss_units] <= d.unit_value[loss_units] * (1 - buys_in_group[g]))
-            model.constraints.append(cp.sum(model.buy[buys]) <= float(model.buy_limit[buys].sum()) * buys_in_group[g])
+            units, group_buys = d.wash_groups[group]
+            loss_units += units
+            loss_group += [g] * len(units)
+            buys += group_buys
+            buy_group += [g] * len(group_buys)
+        unit_to_group = sp.csr_matrix(
+            (np.ones(len(loss_units)), (np.arange(len(loss_units)), loss_group)), shape=(len(loss_units), len(groups))
+        )
+        group_of_buy = sp.csr_matrix((np.ones(len(buys)), (buy_group, buys)), shape=(len(groups), len(d.buy_slots)))
+        cap = group_of_buy @ model.buy_limit
+        model.constraints.append(
+            model.sell[loss_units] <= cp.multiply(d.unit_value[loss_units], 1 - unit_to_group @ buys_in_group)
+        )
+        model.constraints.append(group_of_buy @ model.buy <= cp.multiply(cap, buys_in_group))
 
 
 @dataclass
