@@ -129,43 +129,57 @@ def check(scenario_path: str, as_json: bool, exit_code: bool) -> None:
         sys.exit(1)
 
 
-@cli.command()
-@scenario_argument
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (design §4).")
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
-    help="Also write the trades to FILE, one row per trade and lot.",
-)
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    metavar="SECONDS",
-    help="Stop after SECONDS and return the best plan found, with its gap.",
-)
-@click.option(
-    "--mip-gap",
-    type=click.FloatRange(min=0.0, max=1.0),
-    default=1e-4,
-    show_default=True,
-    help="Relative optimality gap at which the solver stops.",
-)
-@guarded
-def solve(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float) -> None:
-    """Propose the trades that rebalance SCENARIO: least tracking error plus tax, every rule kept.
+def plan_options(command: F) -> F:
+    """The options every planning command shares."""
+    for option in reversed(
+        [
+            click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (design §4)."),
+            click.option(
+                "--csv",
+                "csv_path",
+                type=click.Path(dir_okay=False, writable=True, path_type=str),
+                help="Also write the trades to FILE, one row per trade and lot.",
+            ),
+            click.option(
+                "--time-limit",
+                type=click.FloatRange(min=0.1),
+                default=None,
+                metavar="SECONDS",
+                help="Stop after SECONDS and return the best plan found, with its gap.",
+            ),
+            click.option(
+                "--mip-gap",
+                type=click.FloatRange(min=0.0, max=1.0),
+                default=1e-4,
+                show_default=True,
+                help="Relative optimality gap at which the solver stops.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
 
-    Exit codes: 0 a plan (or nothing to do), 2 bad input, 3 infeasible (the conflicting rules are
-    named), 4 the solver failed or hit the time limit without a plan.
-    """
+
+def run_plan(
+    scenario_path: str,
+    as_json: bool,
+    csv_path: str | None,
+    time_limit: float | None,
+    mip_gap: float,
+    purpose: str,
+) -> None:
+    """Solve, then render; infeasible and solver failures become their exit codes."""
     # Imported here: cvxpy takes a second to load, and validate/check/schema don't need it.
     from rebal_opt.solver.engine import InfeasiblePlan, SolverFailure
     from rebal_opt.solver.engine import solve as solve_scenario
+    from rebal_opt.solver.yearend import solve_yearend
 
     scenario = load_scenario(scenario_path)
     try:
-        result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)
+        if purpose == "yearend":
+            result = solve_yearend(scenario, time_limit=time_limit, mip_gap=mip_gap)
+        else:
+            result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)
     except InfeasiblePlan as exc:
         if as_json:
             emit_json(
@@ -180,6 +194,33 @@ def solve(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: f
         emit_json(result.model_dump(mode="json", exclude_none=True))
     else:
         render.print_result(result)
+
+
+@cli.command()
+@scenario_argument
+@plan_options
+@guarded
+def solve(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float) -> None:
+    """Propose the trades that rebalance SCENARIO: least tracking error plus tax, every rule kept.
+
+    Exit codes: 0 a plan (or nothing to do), 2 bad input, 3 infeasible (the conflicting rules are
+    named), 4 the solver failed or hit the time limit without a plan.
+    """
+    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "rebalance")
+
+
+@cli.command()
+@scenario_argument
+@plan_options
+@guarded
+def yearend(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float) -> None:
+    """Plan the trades before 31 December that lower this year's and next year's tax together.
+
+    Harvests losses into substitutes, harvests gains while they are taxed at 0%, respects wash-sale
+    windows (planned December purchases, windows into January) and the household's bands; reads the
+    scenario's optional `yearend:` section. Each trade is labelled with its reason. Exit codes as solve.
+    """
+    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "yearend")
 
 
 def main() -> None:

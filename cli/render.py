@@ -121,12 +121,15 @@ def print_result(result: Result) -> None:
         table.add_row(name, pct(c.target), f"{pct(c.low)} – {pct(c.high)}", before, pct(c.after), flag)
     out.print(table)
     if result.trades:
+        with_reasons = any(t.reason for t in result.trades)
         trades = Table(title="trades")
-        for header in ("account", "action", "security", "shares", "price", "amount", "lots (shares, gain, term)"):
+        headers = ["account", "action", "security", "shares", "price", "amount", "lots (shares, gain, term)"]
+        for header in [*headers, *(["reason"] if with_reasons else [])]:
             trades.add_column(header, justify="right" if header in ("shares", "price", "amount") else "left")
         for t in result.trades:
             lots = ", ".join(f"{lot.lot} ({lot.shares:g}, {money(lot.gain)}, {lot.term})" for lot in t.lots or [])
-            trades.add_row(t.account, t.action, t.security, f"{t.shares:g}", money(t.price), money(t.amount), lots)
+            row = [t.account, t.action, t.security, f"{t.shares:g}", money(t.price), money(t.amount), lots]
+            trades.add_row(*row, *([t.reason or ""] if with_reasons else []))
         out.print(trades)
     else:
         out.print("no trades")
@@ -140,6 +143,22 @@ def print_result(result: Result) -> None:
         f"tracking error: {pct(result.tracking_error.before)} before, {pct(result.tracking_error.after)} after; "
         f"trading costs {money(result.costs)}"
     )
+    if result.yearend is not None:
+        y = result.yearend
+        table = Table(title="year-end")
+        for header in ("", "without the plan", "with the plan"):
+            table.add_column(header, justify="left" if not header else "right")
+        table.add_row(
+            "net realized this year",
+            money(y.net_realized_this_year.without_plan),
+            money(y.net_realized_this_year.with_plan),
+        )
+        table.add_row("tax this year", money(y.tax_this_year.without_plan), money(y.tax_this_year.with_plan))
+        cf = y.carryforward_next_year
+        table.add_row("carryforward, short-term", money(cf.short_term.without_plan), money(cf.short_term.with_plan))
+        table.add_row("carryforward, long-term", money(cf.long_term.without_plan), money(cf.long_term.with_plan))
+        table.add_row("tax next year (expected)", money(y.tax_next_year.without_plan), money(y.tax_next_year.with_plan))
+        out.print(table)
     for v in result.band_violations:
         out.print(
             f"[yellow]outside its band[/yellow]: {v.asset_class} at {pct(v.after)} "

@@ -100,6 +100,28 @@ class BandViolation(ResultModel):
     reason: str
 
 
+class WithAndWithout(ResultModel):
+    without_plan: float
+    with_plan: float
+
+
+class CarryforwardNextYear(ResultModel):
+    short_term: WithAndWithout
+    long_term: WithAndWithout
+
+
+class YearEndSummary(ResultModel):
+    """Year-end planning figures (`rebal-opt yearend`), dollars."""
+
+    tax_this_year: WithAndWithout
+    carryforward_next_year: CarryforwardNextYear
+    tax_next_year: WithAndWithout
+    net_realized_this_year: WithAndWithout
+    deferred_rate: float = Field(
+        description="Present value of the future tax moved by each dollar realized now (basis step-up)."
+    )
+
+
 class Result(ResultModel):
     scenario: str
     status: ResultStatus
@@ -117,3 +139,4 @@ class Result(ResultModel):
     )
     notes: list[str] = Field(default_factory=list)
     verified: bool = Field(default=False, description="The plan passed the independent verifier.")
+    yearend: YearEndSummary | None = Field(default=None, description="Year-end planning figures.")

@@ -209,6 +209,40 @@ class Objective(StrictModel):
     risk_model: RiskModel | None = None
 
 
+class NextYear(StrictModel):
+    """What the household expects next year, for next year's tax (how it uses this year's carryforward)."""
+
+    ordinary_income: NonNegativeFloat | None = Field(default=None, description="Default: this year's.")
+    qualified_dividends: NonNegativeFloat | None = Field(default=None, description="Default: this year's.")
+    short_term: float = Field(default=0.0, description="Gains (losses negative) expected next year, dollars.")
+    long_term: float = 0.0
+
+
+class YearEnd(StrictModel):
+    """Year-end tax planning (`rebal-opt yearend`): trades before 31 December for this year and next."""
+
+    harvest_losses: bool = Field(default=True, description="Sell loss lots, buying a substitute in another group.")
+    harvest_gains: bool = Field(
+        default=True, description="Sell and buy back gain lots while the gain is taxed at 0% (basis step-up)."
+    )
+    target_net_realized: float | None = Field(
+        default=None,
+        description="Aim the year's net realized result (so far plus the plan) at this amount, e.g. -3000.",
+    )
+    next_year: NextYear = Field(default_factory=NextYear)
+    future_long_term_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
+        default=None,
+        description="Rate at which gains left unrealized are taxed when finally sold; default: 15% (or "
+        "the flat long-term rate) plus the state rate.",
+    )
+    years_until_sale: Annotated[float, Field(ge=0.0, le=50.0)] = Field(
+        default=10.0, description="When that future tax is paid, in years (for its present value)."
+    )
+    discount_rate: Annotated[float, Field(ge=0.0, le=0.5)] = Field(
+        default=0.04, description="Yearly rate to discount that future tax."
+    )
+
+
 class Scenario(StrictModel):
     """A household's plan: the whole scenario file."""
 
@@ -223,6 +257,7 @@ class Scenario(StrictModel):
     planned_purchases: list[PlannedPurchase] = Field(default_factory=list)
     rules: Rules = Field(default_factory=Rules)
     objective: Objective = Field(default_factory=Objective)
+    yearend: YearEnd | None = Field(default=None, description="Year-end planning (rebal-opt yearend).")
 
     @model_validator(mode="after")
     def _name_lots(self) -> Scenario:

@@ -29,6 +29,7 @@ class TradeIndicators:
     """
 
     name: str = "trade indicators"
+    allow_round_trips: bool = False  # year-end gain harvesting sells and buys back the same security
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
@@ -39,6 +40,8 @@ class TradeIndicators:
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, model.sell_trade))
         if len(d.buy_slots):
             model.constraints.append(model.buy <= cp.multiply(model.buy_limit, model.buy_trade))
+        if self.allow_round_trips:
+            return
         # Never both sides of one security in one account (a round trip only costs).
         buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
         pairs = [
@@ -248,3 +251,38 @@ class CashSpent:
             room <= big_m * has_room,
             cp.sum(cash_after) <= floors + room,
         ]
+
+
+@dataclass
+class NoLossHarvest:
+    """yearend.harvest_losses: false — no lot is sold at a loss: sell_u = 0 for taxable loss lots."""
+
+    name: str = "yearend.harvest_losses"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        losses = [j for j, u in enumerate(d.units) if u.taxable and d.unit_gain_ratio[j] < 0]
+        if losses:
+            model.constraints.append(model.sell[losses] == 0)
+
+
+@dataclass
+class TargetNetRealized:
+    """yearend.target_net_realized: the year's net result (so far + plan) lands on the target.
+
+    |ytd_short + ytd_long + plan_short + plan_long − target| ≤ tolerance, the tolerance one share's
+    gain when whole shares are traded (the highest price of a security held in a taxable lot), else a cent.
+    """
+
+    name: str = "yearend.target_net_realized"
+
+    def add(self, model: RebalanceModel) -> None:
+        s = model.data.scenario
+        assert s.yearend is not None and s.yearend.target_net_realized is not None
+        ytd = s.tax.realized_ytd.short_term + s.tax.realized_ytd.long_term
+        goal = (s.yearend.target_net_realized - ytd) / SCALE
+        held = {u.security for u in model.data.units if u.taxable}
+        grain = max((s.securities[t].price for t in held), default=1.0) if s.rules.whole_shares else 0.01
+        tolerance = grain / SCALE
+        net = model.realized_short + model.realized_long
+        model.constraints += [net <= goal + tolerance, net >= goal - tolerance]

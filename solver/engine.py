@@ -47,9 +47,11 @@ class SolverFailure(Exception):
 def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
     """The constraint blocks and objective terms this scenario and phase switch on, in build order."""
     rules = data.scenario.rules
+    yearend = data.scenario.yearend if options.purpose == "yearend" else None
+    round_trips = yearend is not None and yearend.harvest_gains
     chosen: list[Block] = []
     if rules.min_trade > 0 or rules.max_trades is not None or rules.costs.commission > 0:
-        chosen.append(blocks.TradeIndicators())
+        chosen.append(blocks.TradeIndicators(allow_round_trips=round_trips))
         if rules.min_trade > 0:
             chosen.append(blocks.MinimumTrade())
         if rules.max_trades is not None:
@@ -64,6 +66,11 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(blocks.RealizedGainCap())
     if options.cash_spent:
         chosen.append(blocks.CashSpent())
+    if yearend is not None:
+        if not yearend.harvest_losses:
+            chosen.append(blocks.NoLossHarvest())
+        if yearend.target_net_realized is not None:
+            chosen.append(blocks.TargetNetRealized())
     if options.objective == "band_violation":
         chosen.append(objective.BandViolationTerm())
         chosen.append(objective.TurnoverTieBreak())
@@ -72,7 +79,9 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(objective.QuadraticTracking())
     else:
         chosen.append(objective.AbsoluteTracking())
-    if data.scenario.objective.tax_weight > 0:
+    if yearend is not None:
+        chosen.append(objective.YearEndTax())
+    elif data.scenario.objective.tax_weight > 0:
         chosen.append(objective.CapitalGainsTax())
     chosen.append(objective.TradingCosts())
     chosen.append(objective.TurnoverTieBreak())
@@ -122,9 +131,14 @@ def _deadline_left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.05, deadline - time.perf_counter())
 
 
-def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP) -> Result:
+def solve(
+    scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP, purpose: str = "rebalance"
+) -> Result:
     """Solve the household rebalance; every returned plan has passed the independent verifier.
 
+    `purpose="yearend"` plans the year's last trades instead (solver/yearend.py wraps it): the tax term
+    covers this year and next, gains may be harvested (sold and bought back), and sales are not held back
+    by the contributions-first phase (new cash is still spent first).
     Raises InfeasiblePlan (naming the conflicting rules) or SolverFailure.
     """
     start = time.perf_counter()
@@ -134,7 +148,7 @@ def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = 
     new_cash = any(a.contribution > 0 and a.tradable for a in scenario.accounts)
     log = SolveLog()
     notes: list[str] = []
-    if not report.rebalance_due and not new_cash:
+    if purpose == "rebalance" and not report.rebalance_due and not new_cash:
         info = SolverInfo(status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0)
         notes.append("every class is inside its band and there is no new cash to invest or withdrawal to fund")
         return _finish(data, [], "no_trade_needed", info, notes)
@@ -147,13 +161,13 @@ def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = 
             raise SolverFailure(f"HiGHS failed: {outcome.message}")
         return built, outcome
 
-    result = _hard_bands(scenario, attempt, notes)
+    result = _hard_bands(scenario, attempt, notes, purpose)
     if result is None:
-        result = _soft_bands(scenario, data, attempt, notes)
+        result = _soft_bands(scenario, attempt, notes, purpose)
     built, outcome = result
     model = built.model
     assert model.sell.value is not None and model.buy.value is not None
-    trades = extract_trades(model.data, model.sell.value, model.buy.value)
+    trades = extract_trades(model.data, model.sell.value, model.buy.value, net=purpose == "rebalance")
     info = SolverInfo(
         status=outcome.status,
         seconds=round(time.perf_counter() - start, 3),
@@ -163,14 +177,19 @@ def solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = 
         solves=log.solves,
     )
     status = "time_limit" if outcome.status == "time_limit" else "optimal"
-    return _finish(data, trades, status, info, notes)
+    return _finish(data, trades, status, info, notes, purpose)
 
 
 Attempt = Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome]]
 
 
-def _hard_bands(scenario: Scenario, attempt: Attempt, notes: list[str]) -> tuple[BuiltProblem, SolveOutcome] | None:
+def _hard_bands(
+    scenario: Scenario, attempt: Attempt, notes: list[str], purpose: str
+) -> tuple[BuiltProblem, SolveOutcome] | None:
     """Phases 2–3: every band met. None when the bands cannot all be met."""
+    if purpose == "yearend":
+        built, outcome = attempt(BuildOptions(purpose=purpose, cash_spent=scenario.rules.contributions_first))
+        return (built, outcome) if outcome.has_plan else None
     if scenario.rules.contributions_first:
         built, outcome = attempt(BuildOptions(allow_sells=False))
         if outcome.has_plan:
@@ -192,13 +211,13 @@ def _hard_bands(scenario: Scenario, attempt: Attempt, notes: list[str]) -> tuple
 
 
 def _soft_bands(
-    scenario: Scenario, data: RebalanceData, attempt: Attempt, notes: list[str]
+    scenario: Scenario, attempt: Attempt, notes: list[str], purpose: str
 ) -> tuple[BuiltProblem, SolveOutcome]:
     """Phase 4: least total band violation, then the best plan within it."""
-    soft = BuildOptions(soft_bands=True, objective="band_violation")
+    soft = BuildOptions(soft_bands=True, objective="band_violation", purpose=purpose)
     built, outcome = attempt(soft)
     if not outcome.has_plan:
-        conflicts, detail = diagnose(scenario)
+        conflicts, detail = diagnose(scenario, purpose)
         raise InfeasiblePlan(conflicts, detail)
     least = float(outcome.objective or 0.0)
 
@@ -209,22 +228,19 @@ def _soft_bands(
         "not every class can end inside its band; the plan keeps the total violation as small as "
         "possible (see band_violations)"
     )
-    if scenario.rules.contributions_first:
+    plan = BuildOptions(soft_bands=True, band_violation_cap=cap(least), purpose=purpose)
+    if scenario.rules.contributions_first and purpose == "rebalance":
         _, buy_only = attempt(replace(soft, allow_sells=False))
         if buy_only.has_plan and float(buy_only.objective or 0.0) <= cap(least):
-            built, outcome = attempt(
-                BuildOptions(
-                    allow_sells=False,
-                    soft_bands=True,
-                    band_violation_cap=cap(float(buy_only.objective or 0.0)),
-                )
-            )
+            least_buying = cap(float(buy_only.objective or 0.0))
+            built, outcome = attempt(replace(plan, allow_sells=False, band_violation_cap=least_buying))
             if outcome.has_plan:
                 return built, outcome
-        built, outcome = attempt(BuildOptions(soft_bands=True, band_violation_cap=cap(least), cash_spent=True))
+    if scenario.rules.contributions_first:
+        built, outcome = attempt(replace(plan, cash_spent=True))
         if outcome.has_plan:
             return built, outcome
-    built, outcome = attempt(BuildOptions(soft_bands=True, band_violation_cap=cap(least)))
+    built, outcome = attempt(plan)
     if not outcome.has_plan:
         raise SolverFailure("the best plan at the least band violation could not be found")
     return built, outcome
@@ -270,6 +286,14 @@ def _relaxations(scenario: Scenario) -> list[Relaxation]:
                     _set_account(i, min_cash=0.0),
                 )
             )
+    if scenario.yearend is not None and scenario.yearend.target_net_realized is not None:
+        target = scenario.yearend.target_net_realized
+        out.append(
+            (
+                f"yearend.target_net_realized ({target:,.2f})",
+                lambda s: s.model_copy(update={"yearend": s.yearend.model_copy(update={"target_net_realized": None})}),
+            )
+        )
     for i, account in enumerate(scenario.accounts):
         if account.buyable is not None:
             out.append((f"accounts[{i}].buyable (the menu of {account.id})", _set_account(i, buyable=None)))
@@ -285,13 +309,13 @@ def _set_account(index: int, **changes: object) -> Callable[[Scenario], Scenario
     return apply
 
 
-def _feasible(scenario: Scenario, attempt_factory: Callable[[RebalanceData], Attempt]) -> bool:
+def _feasible(scenario: Scenario, attempt_factory: Callable[[RebalanceData], Attempt], purpose: str) -> bool:
     data = build_data(scenario)
-    _, outcome = attempt_factory(data)(BuildOptions(soft_bands=True, objective="band_violation"))
+    _, outcome = attempt_factory(data)(BuildOptions(soft_bands=True, objective="band_violation", purpose=purpose))
     return outcome.has_plan
 
 
-def diagnose(scenario: Scenario) -> tuple[list[str], str]:
+def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str], str]:
     """A deletion filter over the rules: an irreducible set of them that cannot hold together.
 
     Every rule starts enforced (infeasible). Each rule in turn is relaxed: if the problem stays
@@ -315,13 +339,13 @@ def diagnose(scenario: Scenario) -> tuple[list[str], str]:
             s = relax(s)
         return s
 
-    if not _feasible(relaxed(relaxations), factory):
+    if not _feasible(relaxed(relaxations), factory, purpose):
         return [], "no plan exists even with every rule relaxed: the accounts cannot keep non-negative cash"
     enforced = list(relaxations)
     relaxed_so_far: list[Relaxation] = []
     for item in relaxations:
         trial = [*relaxed_so_far, item]
-        if not _feasible(relaxed(trial), factory):
+        if not _feasible(relaxed(trial), factory, purpose):
             relaxed_so_far = trial
             enforced.remove(item)
     names = [name for name, _ in enforced]
@@ -330,8 +354,10 @@ def diagnose(scenario: Scenario) -> tuple[list[str], str]:
     return names, "these constraints conflict: " + "; ".join(names)
 
 
-def _finish(data: RebalanceData, trades: list, status: str, info: SolverInfo, notes: list[str]) -> Result:
+def _finish(
+    data: RebalanceData, trades: list, status: str, info: SolverInfo, notes: list[str], purpose: str = "rebalance"
+) -> Result:
     result = build_result(data, trades, status, info, notes)
-    verification = verify(data.scenario, result)
+    verification = verify(data.scenario, result, allow_gain_round_trips=purpose == "yearend")
     verification.raise_if_failed()
     return result.model_copy(update={"verified": True})

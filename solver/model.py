@@ -25,6 +25,7 @@ class BuildOptions:
     band_violation_cap: float | None = None  # k$: total violation allowed (lexicographic second phase)
     cash_spent: bool = False  # contributions-first: sales happen, so idle new cash is not allowed
     objective: str = "plan"  # "plan" | "band_violation"
+    purpose: str = "rebalance"  # "rebalance" | "yearend" (year-end tax planning: solver/yearend.py)
     disabled: frozenset[str] = frozenset()  # rule blocks switched off (infeasibility diagnosis)
 
 
@@ -43,6 +44,8 @@ class RebalanceModel:
     buy_trade: cp.Variable | None = None  # (B,)
     band_violation: cp.Variable | None = None  # (C,) k$ outside the band
     tax: cp.Expression | None = None  # k$ full-year tax with the plan
+    next_year_tax: cp.Expression | None = None  # k$ (year-end planning)
+    carryforward_next: tuple[cp.Expression, cp.Expression] | None = None  # k$ short, long (year-end)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -17,12 +17,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from rebal_opt.models.risk import class_risk
+from rebal_opt.models.scenario import Scenario
 
-from .data import SCALE
+from .data import SCALE, RebalanceData
 from .model import RebalanceModel
 from .tax.encoding import CapitalGainsTaxEncoding
 from .tax.evaluate import evaluate_tax
-from .taxes import situation_from_scenario
+from .taxes import next_year_situation, situation_from_scenario, with_carryforward
 
 TRACKING_TOLERANCE = 5e-4
 """Relative error of the polyhedral tracking-error cone: MILP value ≥ (1 − 5e-4)·sqrt(d'Σd)."""
@@ -146,17 +147,13 @@ class CapitalGainsTax:
     def add(self, model: RebalanceModel) -> None:
         d = model.data
         base = situation_from_scenario(d.scenario)
-        ratio = d.unit_gain_ratio * d.unit_value
-
-        def bounds(mask: np.ndarray) -> tuple[float, float]:
-            return float(np.minimum(ratio[mask], 0).sum()), float(np.maximum(ratio[mask], 0).sum())
-
+        short_bounds, long_bounds = _gain_bounds(d)
         encoding = CapitalGainsTaxEncoding(
             base,
             model.realized_short,
             model.realized_long,
-            short_bounds=bounds(d.unit_short),
-            long_bounds=bounds(d.unit_long),
+            short_bounds=short_bounds,
+            long_bounds=long_bounds,
             scale=SCALE,
         )
         model.constraints += encoding.constraints
@@ -199,3 +196,98 @@ class BandViolationTerm:
     def add(self, model: RebalanceModel) -> None:
         assert model.band_violation is not None
         model.objective_terms["band_violation"] = cp.sum(model.band_violation)
+
+
+def _gain_bounds(d: RebalanceData) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(lo, hi) in k$ of the plan's short- and long-term results: all losses sold, all gains sold."""
+    ratio = d.unit_gain_ratio * d.unit_value
+
+    def bounds(mask: np.ndarray) -> tuple[float, float]:
+        return float(np.minimum(ratio[mask], 0).sum()), float(np.maximum(ratio[mask], 0).sum())
+
+    return bounds(d.unit_short), bounds(d.unit_long)
+
+
+@dataclass
+class YearEndTax:
+    """Year-end planning: this year's tax + next year's + the present value of the tax left for later.
+
+        tax_weight·[ (T₁(S, L) − T₁⁰) + (T₂(−c_S, −c_L) − T₂⁰) − ρ·(S + L) ]
+
+    T₁ is this year's exact tax of the plan's results S, L (encoded with pinned carryforwards c_S, c_L);
+    T₂ is next year's exact tax given the expected next-year results, with this year's carryforward
+    entering as short/long losses (Schedule D nets carryforwards exactly like losses of the same term).
+    ρ = future long-term rate / (1 + discount)^years: a dollar realized now is a dollar of basis stepped up
+    (gain) or down (loss), so it moves the tax paid when the position is finally sold by ρ. This is why a
+    gain taxed at 0% is worth harvesting exactly up to the top of the 0% band, and why a loss is worth
+    harvesting when this year's saving beats its later cost.
+    """
+
+    name: str = "year-end tax"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        s = d.scenario
+        assert s.yearend is not None
+        this_year = situation_from_scenario(s)
+        short_bounds, long_bounds = _gain_bounds(d)
+        current = CapitalGainsTaxEncoding(
+            this_year,
+            model.realized_short,
+            model.realized_long,
+            short_bounds=short_bounds,
+            long_bounds=long_bounds,
+            scale=SCALE,
+            pin_carryforwards=True,
+            name="tax_",
+        )
+        next_year = next_year_situation(s)
+        # Carryforwards can't exceed every loss there could be: the year's nets at their lowest.
+        lowest_short = this_year.net_short / SCALE + short_bounds[0]
+        lowest_total = lowest_short + this_year.net_long / SCALE + long_bounds[0]
+        max_short = max(0.0, -lowest_short)
+        max_total = max(0.0, -lowest_total, max_short)
+        following = CapitalGainsTaxEncoding(
+            next_year,
+            -current.carryforward_short_next,
+            -current.carryforward_long_next,
+            short_bounds=(-max_short, 0.0),
+            long_bounds=(-max_total, 0.0),
+            scale=SCALE,
+            name="tax_next_",
+        )
+        model.constraints += current.constraints + following.constraints
+        model.tax = current.tax
+        model.next_year_tax = following.tax
+        model.carryforward_next = (current.carryforward_short_next, current.carryforward_long_next)
+        deferred = deferred_rate(s)
+        base = (
+            evaluate_tax(this_year).total_tax / SCALE
+            + evaluate_tax(with_carryforward(next_year, *carryforward_without_plan(s))).total_tax / SCALE
+        )
+        weight = s.objective.tax_weight
+        total = current.tax + following.tax - base - deferred * (model.realized_short + model.realized_long)
+        model.objective_terms["tax"] = weight * total
+
+
+def carryforward_without_plan(scenario: Scenario) -> tuple[float, float]:
+    """This year's carryforward into next year if the plan trades nothing (dollars)."""
+    breakdown = evaluate_tax(situation_from_scenario(scenario))
+    return breakdown.carryforward_short_next, breakdown.carryforward_long_next
+
+
+def deferred_rate(scenario: Scenario) -> float:
+    """ρ: present value of the future tax moved by one dollar realized now (see YearEndTax)."""
+    yearend = scenario.yearend
+    assert yearend is not None
+    return future_long_term_rate(scenario) / (1.0 + yearend.discount_rate) ** yearend.years_until_sale
+
+
+def future_long_term_rate(scenario: Scenario) -> float:
+    """The rate on gains left for later: yearend.future_long_term_rate, else 15% (the long-term rate of
+    most households when they sell; the flat long-term rate in flat-rates mode) plus the state rate."""
+    assert scenario.yearend is not None
+    if scenario.yearend.future_long_term_rate is not None:
+        return scenario.yearend.future_long_term_rate
+    federal = scenario.tax.rates.long_term if scenario.tax.rates is not None else 0.15
+    return federal + scenario.tax.state_rate

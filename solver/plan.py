@@ -100,9 +100,13 @@ def net_round_trips(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) 
     return sell_k, buy_k
 
 
-def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) -> list[Trade]:
-    """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales."""
-    sell_k, buy_k = net_round_trips(data, sell_k, buy_k)
+def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, net: bool = True) -> list[Trade]:
+    """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales.
+
+    `net=False` keeps a sale and purchase of one security in one account (year-end gain harvesting).
+    """
+    if net:
+        sell_k, buy_k = net_round_trips(data, sell_k, buy_k)
     s = data.scenario
     whole = s.rules.whole_shares
     costs = s.rules.costs

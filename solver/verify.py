@@ -208,10 +208,11 @@ class _LotSold:
 class _Plan:
     """The scenario and the result's trades, with everything the checks recompute from them."""
 
-    def __init__(self, scenario: Scenario, result: Result, tolerance: float) -> None:
+    def __init__(self, scenario: Scenario, result: Result, tolerance: float, gain_round_trips: bool = False) -> None:
         self.s = scenario
         self.r = result
         self.tol = tolerance
+        self.gain_round_trips = gain_round_trips
         self.accounts = {a.id: a for a in scenario.accounts}
         self.lots: dict[str, tuple[Account, Lot]] = {
             lot.id: (a, lot) for a in scenario.accounts for lot in a.lots if lot.id is not None
@@ -555,9 +556,17 @@ def check_position_oversold(p: _Plan) -> Iterator[Violation]:
 
 
 def check_buy_and_sell(p: _Plan) -> Iterator[Violation]:
-    """No account both buys and sells the same security."""
+    """No account both buys and sells the same security.
+
+    Year-end planning may harvest a gain (sell a taxable gain lot and buy the shares back for a higher
+    basis): allowed there when every lot of the sale is at a gain (a loss would be a wash sale).
+    """
     bought = {(t.account, t.security) for t in p.buys}
     for account, ticker in sorted(bought & {(t.account, t.security) for t in p.sells}):
+        if p.gain_round_trips:
+            sales = [t for t in p.sells if (t.account, t.security) == (account, ticker)]
+            if all(t.lots and all(lot.gain >= 0 for lot in t.lots) for t in sales):
+                continue
         yield Violation("buy_and_sell", f"{account} both buys and sells {ticker}")
 
 
@@ -1107,11 +1116,14 @@ CHECKS: tuple[Check, ...] = (
 """Every check, in the order violations are reported."""
 
 
-def verify(scenario: Scenario, result: Result, tolerance_dollars: float = 0.01) -> Verification:
+def verify(
+    scenario: Scenario, result: Result, tolerance_dollars: float = 0.01, allow_gain_round_trips: bool = False
+) -> Verification:
     """Check a plan against its scenario; returns every violation found (see the module docstring).
 
-    An `infeasible` result carries no plan: only `check_status` applies to it.
+    An `infeasible` result carries no plan: only `check_status` applies to it. `allow_gain_round_trips`
+    is for year-end plans, which may sell a gain lot and buy the security back (see check_buy_and_sell).
     """
-    plan = _Plan(scenario, result, tolerance_dollars)
+    plan = _Plan(scenario, result, tolerance_dollars, allow_gain_round_trips)
     checks = (check_status,) if result.status == "infeasible" else CHECKS
     return Verification([v for check in checks for v in check(plan)])
