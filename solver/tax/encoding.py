@@ -264,10 +264,8 @@ class CapitalGainsTaxEncoding:
         short = Bounded(extra_short, *short_bounds).shift(situation.net_short / scale)
         long = Bounded(extra_long, *long_bounds).shift(situation.net_long / scale)
         self._carry: CarryforwardBlock | None = None
-        if situation.is_flat:
-            self.tax: Affine = self._flat_tax(short, long)
-        else:
-            self.tax = self._bracket_tax(short, long, pin_carryforwards)
+        tax = self._flat_tax(short, long) if situation.is_flat else self._bracket_tax(short, long, pin_carryforwards)
+        self.tax: cp.Expression = _expression(tax)
         self.pin_carryforwards = pin_carryforwards
 
     @property
@@ -279,12 +277,12 @@ class CapitalGainsTaxEncoding:
         return self._model.binaries
 
     @property
-    def carryforward_short_next(self) -> Affine:
-        return self._carried().short
+    def carryforward_short_next(self) -> cp.Expression:
+        return _expression(self._carried().short)
 
     @property
-    def carryforward_long_next(self) -> Affine:
-        return self._carried().long
+    def carryforward_long_next(self) -> cp.Expression:
+        return _expression(self._carried().long)
 
     def _carried(self) -> CarryforwardBlock | _FlatCarry:
         if self.situation.is_flat:
@@ -337,3 +335,8 @@ class _FlatCarry:
 
 
 _NO_CARRY = _FlatCarry()
+
+
+def _expression(value: Affine) -> cp.Expression:
+    """A cvxpy expression even where the bounds made the quantity a plain number."""
+    return value if isinstance(value, cp.Expression) else cp.Constant(float(value))

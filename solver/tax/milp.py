@@ -129,29 +129,13 @@ def relaxed_max_of_min(
     return Bounded(v, lo, hi)
 
 
-def pinned_relu(m: Model, name: str, x: Bounded) -> Bounded:
-    """v = max(0, x) at every feasible point; one binary ω when x can take both signs.
-
-    v ≥ x, v ≥ 0, v ≤ x − x.lo (1 − ω), v ≤ x.hi ω: ω = 1 forces v = x ≥ 0, ω = 0 forces v = 0 ≥ x.
-    """
-    if x.lo >= 0:
-        return x
-    if x.hi <= 0:
-        return Bounded.constant(0.0)
-    v = m.bounded_var(name, 0.0, x.hi)
-    omega = m.boolean(f"{name}_on")
-    m.at_least(v, x.expr)
-    m.at_least(x.expr - x.lo * (1 - omega), v)
-    m.at_least(x.hi * omega, v)
-    return Bounded(v, 0.0, x.hi)
-
-
 def relu_from_above(m: Model, name: str, x: Bounded) -> Bounded:
     """0 ≤ u ≤ max(0, x) with u = max(0, x) reachable: the hypograph of a convex kink, one binary w.
 
-    u ≤ x + (−x.lo)(1 − w), u ≤ x.hi w, u ≥ 0. Used where the tax *decreases* in u, so the optimum
-    takes u at its maximum max(0, x); u cannot exceed it, so the encoded tax never undercuts the true
-    one. Without a sign change of x no binary is needed (u = x or u = 0).
+    u ≤ x + (−x.lo)(1 − w), u ≤ x.hi w, u ≥ 0: w = 1 allows u up to x (and needs x ≥ 0), w = 0 forces
+    u = 0. Used where the tax *decreases* in u, so the optimum takes u at its maximum max(0, x); u
+    cannot exceed it, so the encoded tax never undercuts the true one. Without a sign change of x no
+    binary is needed (u = x or u = 0).
     """
     if x.lo >= 0:
         return x
@@ -162,6 +146,17 @@ def relu_from_above(m: Model, name: str, x: Bounded) -> Bounded:
     m.at_least(x.expr - x.lo * (1 - w), u)
     m.at_least(x.hi * w, u)
     return Bounded(u, 0.0, x.hi)
+
+
+def pinned_relu(m: Model, name: str, x: Bounded) -> Bounded:
+    """v = max(0, x) at every feasible point: relu_from_above plus the row v ≥ x (one binary ω).
+
+    ω = 1 forces v = x ≥ 0, ω = 0 forces v = 0 ≥ x.
+    """
+    v = relu_from_above(m, name, x)
+    if x.lo < 0 < x.hi:  # v is relu_from_above's new variable, not x itself or the constant 0
+        m.at_least(v.expr, x.expr)
+    return v
 
 
 def convex_epigraph(m: Model, name: str, fn: ConvexPiecewise, z: Bounded, scale: float) -> Affine:
