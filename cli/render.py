@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rebal_opt.models.report import CheckReport
 from rebal_opt.models.result import Result
+
+if TYPE_CHECKING:
+    from rebal_opt.solver.whatif import VariantOutcome
 
 
 def console() -> Console:
@@ -177,3 +182,42 @@ def print_result(result: Result) -> None:
         f"HiGHS {s.solve_seconds or 0:.2f} s), gap {0 if s.mip_gap is None else s.mip_gap:.2e}; "
         f"verified: {'yes' if result.verified else 'no'}[/dim]"
     )
+
+
+def print_variants(outcomes: list[VariantOutcome]) -> None:
+    out = console()
+    table = Table(title="what if")
+    for header in (
+        "variant",
+        "overrides",
+        "status",
+        "tax due to trades",
+        "tracking error after",
+        "trades",
+        "turnover",
+        "out of band",
+    ):
+        table.add_column(
+            header,
+            justify="right"
+            if header in ("tax due to trades", "tracking error after", "trades", "turnover")
+            else "left",
+        )
+    for o in outcomes:
+        overrides = escape(", ".join(f"{k}={v}" for k, v in o.overrides.items())) or "—"
+        if o.result is None:
+            table.add_row(escape(o.name), overrides, "[red]infeasible[/red]", "", "", "", "", escape(o.message))
+            continue
+        r = o.result
+        outside = ", ".join(v.asset_class for v in r.band_violations) or "none"
+        table.add_row(
+            o.name,
+            overrides,
+            r.status.replace("_", " "),
+            money(r.tax.due_to_trades),
+            pct(r.tracking_error.after),
+            str(len(r.trades)),
+            pct(o.turnover),
+            outside,
+        )
+    out.print(table)

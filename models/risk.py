@@ -97,9 +97,7 @@ def class_risk(classes: list[str], override: RiskModel | None) -> ClassRisk:
                 rho = corr_given[key]
             else:
                 bi, bj = default.base(classes[i]), default.base(classes[j])
-                rho = (
-                    default.rho(bi, bj) if bi is not None and bj is not None else default.default_correlation
-                )
+                rho = default.rho(bi, bj) if bi is not None and bj is not None else default.default_correlation
             corr[i, j] = corr[j, i] = rho
     repaired = False
     eigenvalues, vectors = np.linalg.eigh(corr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
 
@@ -258,6 +258,11 @@ class Scenario(StrictModel):
     rules: Rules = Field(default_factory=Rules)
     objective: Objective = Field(default_factory=Objective)
     yearend: YearEnd | None = Field(default=None, description="Year-end planning (rebal-opt yearend).")
+    whatif: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named variants for rebal-opt whatif: {name: {path: value}}, e.g. "
+        "{tight-bands: {bands.absolute: 0.03}}; paths as for --set.",
+    )
 
     @model_validator(mode="after")
     def _name_lots(self) -> Scenario:

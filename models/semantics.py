@@ -101,8 +101,7 @@ class _Checker:
             if account.type == AccountType.TAXABLE and account.holdings:
                 self.add(
                     f"{base}.holdings",
-                    "a taxable account needs lots (cost basis and date decide the tax); "
-                    "move these positions to lots",
+                    "a taxable account needs lots (cost basis and date decide the tax); move these positions to lots",
                 )
             for j, lot in enumerate(account.lots):
                 lpath = f"{base}.lots[{j}]"
@@ -110,8 +109,7 @@ class _Checker:
                 if lot.acquired > self.s.as_of:
                     self.add(
                         f"{lpath}.acquired",
-                        f"{lot.acquired} is after as_of {self.s.as_of}; "
-                        "a lot must be acquired on or before as_of",
+                        f"{lot.acquired} is after as_of {self.s.as_of}; a lot must be acquired on or before as_of",
                     )
                 assert lot.id is not None
                 if lot.id in seen_lots:
@@ -174,8 +172,7 @@ class _Checker:
             if asset_class not in known:
                 self.add(
                     f"objective.risk_model.volatility.{asset_class}",
-                    f"unknown asset class '{asset_class}'{did_you_mean(asset_class, known)}; "
-                    "use a class from targets",
+                    f"unknown asset class '{asset_class}'{did_you_mean(asset_class, known)}; use a class from targets",
                 )
         for key in model.correlation:
             parts = key.split(".")
