@@ -17,7 +17,8 @@ carries the exact tax, and `tax <= budget` is exact too. docs/tax.md derives the
   final min needs one binary only when O's range reaches below the top of the band where 15% exceeds
   the ordinary rate; O is pinned (one binary) only when O_raw changes sign and O's range meets that band;
 * NIIT = rate × max(0, I + Q + min(0, W − I − threshold) + Oc + Lp): convex, rows only;
-* state = state_rate × T.
+* state = state_rate × T;
+* three valid inequalities tighten the LP relaxation of the netting (NettingBlock._tighten).
 
 Flat-rates mode is linear: tax = (r_st + state) × S + (r_lt + state) × L, no binaries.
 
@@ -105,6 +106,23 @@ class NettingBlock:
         self.total = short + long
         self.preferential_gain = self._preferential(m)
         self.ordinary_capital = self._ordinary(m)
+        self._tighten(m)
+
+    def _tighten(self, m: Model) -> None:
+        """Valid inequalities that only cut off fractional netting choices (LP relaxation).
+
+        Oc + Lp ≥ N (their sum is max(N, −limit)); Lp ≥ L + chord of min(0, S) and Oc ≥ S + chord of
+        min(0, L) over the bounds: min(L, N) = L + min(0, S) and min(N, S⁺) ≥ S + min(0, L), and the
+        concave min(0, ·) lies above its chord. The true (Oc, Lp) satisfy them, so exactness is kept.
+        """
+        oc, lp, s, lt, n = self.ordinary_capital, self.preferential_gain, self.short, self.long, self.total
+        if oc.is_fixed and lp.is_fixed:
+            return
+        m.at_least(oc.expr + lp.expr, n.expr)
+        if not lp.is_fixed and s.lo < 0 < s.hi:
+            m.at_least(lp.expr, lt.expr + _chord_of_min_zero(s))
+        if not oc.is_fixed and lt.lo < 0 < lt.hi:
+            m.at_least(oc.expr, s.expr + _chord_of_min_zero(lt))
 
     def _preferential(self, m: Model) -> Bounded:
         s, lt, n = self.short, self.long, self.total
@@ -136,6 +154,12 @@ class NettingBlock:
                 return zero
             return relaxed_max_of_min(m, "ord_capital", [floor], [n], [zero], hi)
         return relaxed_max_of_min(m, "ord_capital", [floor], [n], [s, zero], hi)
+
+
+def _chord_of_min_zero(z: Bounded) -> Affine:
+    """The chord of the concave min(0, z) over [z.lo < 0 < z.hi], below it everywhere:
+    z.lo · (z.hi − z) / (z.hi − z.lo)."""
+    return z.lo * (z.hi - z.expr) / (z.hi - z.lo)
 
 
 class RegularTaxBlock:
