@@ -140,3 +140,62 @@ class Result(ResultModel):
     notes: list[str] = Field(default_factory=list)
     verified: bool = Field(default=False, description="The plan passed the independent verifier.")
     yearend: YearEndSummary | None = Field(default=None, description="Year-end planning figures.")
+
+
+class UnwindLotSale(ResultModel):
+    account: str
+    lot: str
+    shares: float
+    price: float
+    gain: float
+    term: Term
+
+
+class UnwindGift(ResultModel):
+    account: str
+    lot: str
+    shares: float
+    value: float
+
+
+class UnwindPeriod(ResultModel):
+    period: int
+    start: dt.date
+    tax_year: int
+    sold: list[UnwindLotSale]
+    gifted: list[UnwindGift]
+    realized: Realized
+    tax: WithAndWithout = Field(description="That tax year's total tax without and with the plan.")
+    weight_after: float = Field(description="The security's weight in liquid wealth after the period.")
+    trades: list[Trade] = Field(default_factory=list, description="Every trade of the period (reinvestment too).")
+
+
+class UnwindTotals(ResultModel):
+    tax_due_to_plan: float
+    present_value: float
+    shares_sold: float = 0.0
+    shares_gifted: float = 0.0
+    realized: Realized = Field(default_factory=Realized)
+
+
+class PriceScenarioOutcome(ResultModel):
+    name: str
+    tax_due_to_plan: float
+    present_value: float
+    weight_after: float
+
+
+class UnwindResult(ResultModel):
+    """Output of `rebal-opt unwind` (docs/unwind.md)."""
+
+    scenario: str
+    status: ResultStatus
+    security: str
+    periods: list[UnwindPeriod]
+    totals: UnwindTotals
+    baselines: dict[str, UnwindTotals]
+    tax_by_year: dict[int, WithAndWithout] = Field(default_factory=dict)
+    price_scenarios: list[PriceScenarioOutcome] = Field(default_factory=list)
+    solver: SolverInfo
+    verified: bool = False
+    notes: list[str] = Field(default_factory=list)

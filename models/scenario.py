@@ -243,6 +243,63 @@ class YearEnd(StrictModel):
     )
 
 
+class UnwindYear(StrictModel):
+    """One tax year of an unwind plan."""
+
+    ordinary_income: NonNegativeFloat | None = Field(
+        default=None, description="Expected ordinary income that year; default: the tax section's."
+    )
+    gift_budget: NonNegativeFloat = Field(
+        default=0.0, description="Dollars of long-term shares that may go to a charity or donor-advised fund."
+    )
+
+
+class PriceScenario(StrictModel):
+    """A price path to stress an unwind plan: total moves over the horizon, spread evenly per period."""
+
+    name: Annotated[str, Field(min_length=1)]
+    security: Annotated[float, Field(gt=-1.0)] = Field(description="Total move of the security, e.g. -0.40.")
+    market: Annotated[float, Field(gt=-1.0)] = Field(default=0.0, description="Total move of everything else.")
+
+
+class Unwind(StrictModel):
+    """A staged sale of a concentrated position over several tax years (`rebal-opt unwind`)."""
+
+    security: str
+    horizon_years: Annotated[int, Field(ge=1, le=30)]
+    periods_per_year: Literal[1, 4, 12] = 1
+    max_weight: Weight = Field(
+        default=0.0, description="The security's most weight in liquid wealth after the last period (0: sell out)."
+    )
+    max_per_period: PositiveFloat | None = Field(default=None, description="Most sold (and gifted) a period.")
+    min_per_period: NonNegativeFloat | None = Field(default=None, description="Least sold a period (not blackout).")
+    per_period_unit: Literal["shares", "fraction"] = Field(
+        default="shares", description="Unit of max/min_per_period: shares, or a fraction of the starting shares."
+    )
+    blackout: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="Periods (1 = the first) in which nothing may be sold."
+    )
+    years: dict[int, UnwindYear] = Field(default_factory=dict, description="Per tax year: income, gift budget.")
+    expected_return: Annotated[float, Field(gt=-1.0, lt=1.0)] = Field(
+        default=0.0, description="Expected yearly return of the security (prices grow by it each period)."
+    )
+    market_return: Annotated[float, Field(gt=-1.0, lt=1.0)] = Field(
+        default=0.0, description="Expected yearly return of every other security."
+    )
+    price_scenarios: list[PriceScenario] = Field(default_factory=list)
+    discount_rate: Annotated[float, Field(ge=0.0, le=0.5)] = Field(
+        default=0.04, description="Yearly rate for the present value of taxes."
+    )
+    idiosyncratic_volatility: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        default=0.30, description="The security's own risk beyond its asset class (yearly)."
+    )
+    risk_weight: NonNegativeFloat = Field(
+        default=0.5,
+        description="Dollars of tax the plan pays to carry one dollar of one-standard-deviation concentration "
+        "risk for a year less.",
+    )
+
+
 class Scenario(StrictModel):
     """A household's plan: the whole scenario file."""
 
@@ -258,6 +315,7 @@ class Scenario(StrictModel):
     rules: Rules = Field(default_factory=Rules)
     objective: Objective = Field(default_factory=Objective)
     yearend: YearEnd | None = Field(default=None, description="Year-end planning (rebal-opt yearend).")
+    unwind: Unwind | None = Field(default=None, description="A staged sale of a concentrated position.")
     whatif: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Named variants for rebal-opt whatif: {name: {path: value}}, e.g. "

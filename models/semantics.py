@@ -60,7 +60,38 @@ class _Checker:
         self.rules()
         self.risk_model()
         self.tax()
+        self.unwind()
         return self.problems
+
+    def unwind(self) -> None:
+        plan = self.s.unwind
+        if plan is None:
+            return
+        if self.security_ref("unwind.security", plan.security):
+            held = any(
+                a.tradable and (plan.security in a.holdings or any(lot.security == plan.security for lot in a.lots))
+                for a in self.s.accounts
+            )
+            if not held:
+                self.add("unwind.security", f"no tradable account holds {plan.security}; nothing to unwind")
+        periods = plan.horizon_years * plan.periods_per_year
+        for k, period in enumerate(plan.blackout):
+            if period > periods:
+                self.add(f"unwind.blackout[{k}]", f"period {period} is past the last period ({periods})")
+        last_year = self.s.tax_year + plan.horizon_years
+        for year in plan.years:
+            if not self.s.tax_year <= year <= last_year:
+                self.add(
+                    f"unwind.years.{year}", f"{year} is outside the plan's tax years ({self.s.tax_year} to {last_year})"
+                )
+        low, high = plan.min_per_period, plan.max_per_period
+        if low is not None and high is not None and low > high:
+            self.add("unwind.min_per_period", "is larger than max_per_period")
+        if plan.per_period_unit == "fraction":
+            for name in ("max_per_period", "min_per_period"):
+                value = getattr(plan, name)
+                if value is not None and value > 1:
+                    self.add(f"unwind.{name}", "a fraction of the starting shares must be at most 1")
 
     def targets(self) -> None:
         total = sum(self.s.targets.values())

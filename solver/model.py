@@ -46,6 +46,9 @@ class RebalanceModel:
     tax: cp.Expression | None = None  # k$ full-year tax with the plan
     next_year_tax: cp.Expression | None = None  # k$ (year-end planning)
     carryforward_next: tuple[cp.Expression, cp.Expression] | None = None  # k$ short, long (year-end)
+    # Multi-period plans (solver/unwind.py): what earlier periods changed, valued at this period's prices.
+    carried_cash: cp.Expression | None = None  # (A,) k$ cash carried in beyond cash_start
+    carried_holdings: cp.Expression | None = None  # (C,) k$ class values moved by earlier trades and gifts
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +105,8 @@ class RebalanceModel:
             - d.buy_slot_account @ self.buy
             - self.cost_by_account()
         )
+        if self.carried_cash is not None:
+            definition = definition + self.carried_cash
         return self._pinned("cash_after", len(d.accounts), definition)
 
     def cost_by_account(self) -> cp.Expression | np.ndarray:
@@ -130,6 +135,8 @@ class RebalanceModel:
             - d.sell_slot_exposure @ self.sell_by_slot
             + unit_vector * cash_change
         )
+        if self.carried_holdings is not None:
+            definition = definition + self.carried_holdings
         return self._pinned("class_after", len(d.classes), definition)
 
     def total_after(self) -> cp.Expression:
