@@ -262,5 +262,71 @@ def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time
         render.print_variants(outcomes)
 
 
+@cli.command()
+@scenario_argument
+@click.option("--json", "as_json", is_flag=True, help="Print the schedule as one JSON object (docs/unwind.md).")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="Also write the schedule to FILE: one row per period and lot sold or gifted.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="Also draw the position's weight and the tax per year to FILE.png.",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Stop after SECONDS and return the best plan found, with its gap.",
+)
+@click.option(
+    "--mip-gap",
+    type=click.FloatRange(min=0.0, max=1.0),
+    default=1e-3,
+    show_default=True,
+    help="Relative optimality gap at which the solver stops.",
+)
+@guarded
+def unwind(
+    scenario_path: str,
+    as_json: bool,
+    csv_path: str | None,
+    plot_path: str | None,
+    time_limit: float | None,
+    mip_gap: float,
+) -> None:
+    """Plan a staged sale of a concentrated position over several tax years (the `unwind:` section).
+
+    Prints per period the shares sold (and from which lots) and gifted, the realized gain by term, the
+    year's tax with and without the plan and the position's weight afterwards; totals and the present
+    value of taxes beside two baselines: sell now, and equal installments. Exit codes as solve.
+    """
+    from rebal_opt.solver.unwind import UnwindError
+    from rebal_opt.solver.unwind_report import unwind as plan_unwind
+
+    scenario = load_scenario(scenario_path)
+    if scenario.unwind is None:
+        fail(EXIT_BAD_INPUT, f"{scenario_path}: unwind: the scenario has no unwind section; add one (docs/unwind.md)")
+    try:
+        result = plan_unwind(scenario, time_limit=time_limit, mip_gap=mip_gap)
+    except UnwindError as exc:
+        if as_json:
+            emit_json({"scenario": scenario.label, "status": "infeasible", "message": str(exc)})
+        fail(EXIT_INFEASIBLE, f"infeasible: {exc}")
+    if plot_path is not None:
+        render.plot_unwind(result, plot_path)
+    if csv_path is not None:
+        atomic_write(csv_path, render.unwind_csv(result))
+    if as_json:
+        emit_json(result.model_dump(mode="json", exclude_none=True))
+    else:
+        render.print_unwind(result)
+
+
 def main() -> None:
     cli(prog_name="rebal-opt")

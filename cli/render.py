@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import tempfile
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -11,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rebal_opt.models.report import CheckReport
-from rebal_opt.models.result import Result
+from rebal_opt.models.result import Result, UnwindResult
 
 if TYPE_CHECKING:
     from rebal_opt.solver.whatif import VariantOutcome
@@ -221,3 +223,136 @@ def print_variants(outcomes: list[VariantOutcome]) -> None:
             outside,
         )
     out.print(table)
+
+
+def unwind_csv(result: UnwindResult) -> str:
+    """One row per period and lot sold or gifted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["period", "start", "tax_year", "action", "account", "lot", "shares", "price", "gain", "term", "weight_after"]
+    )
+    for p in result.periods:
+        for s in p.sold:
+            writer.writerow(
+                [
+                    p.period,
+                    p.start,
+                    p.tax_year,
+                    "sell",
+                    s.account,
+                    s.lot,
+                    f"{s.shares:g}",
+                    f"{s.price:.4f}",
+                    f"{s.gain:.2f}",
+                    s.term,
+                    f"{p.weight_after:.6f}",
+                ]
+            )
+        for g in p.gifted:
+            writer.writerow(
+                [
+                    p.period,
+                    p.start,
+                    p.tax_year,
+                    "gift",
+                    g.account,
+                    g.lot,
+                    f"{g.shares:g}",
+                    "",
+                    "0.00",
+                    "",
+                    f"{p.weight_after:.6f}",
+                ]
+            )
+    return buffer.getvalue()
+
+
+def print_unwind(result: UnwindResult) -> None:
+    out = console()
+    out.print(f"[bold]{escape(result.scenario)}[/bold]: unwind of {escape(result.security)} — {result.status}")
+    table = Table(title="schedule")
+    for header in (
+        "period",
+        "start",
+        "tax year",
+        "sold",
+        "lots",
+        "gifted",
+        "short-term",
+        "long-term",
+        "year's tax without",
+        "with",
+        "weight after",
+    ):
+        table.add_column(header, justify="left" if header in ("start", "lots") else "right")
+    for p in result.periods:
+        lots = ", ".join(f"{escape(s.lot)} ({s.shares:g})" for s in p.sold)
+        table.add_row(
+            str(p.period),
+            str(p.start),
+            str(p.tax_year),
+            f"{sum(s.shares for s in p.sold):g}",
+            lots,
+            f"{sum(g.shares for g in p.gifted):g}",
+            money(p.realized.short_term),
+            money(p.realized.long_term),
+            money(p.tax.without_plan),
+            money(p.tax.with_plan),
+            pct(p.weight_after),
+        )
+    out.print(table)
+    totals = Table(title="taxes caused by the plan")
+    for header in ("", "tax due", "present value", "shares sold", "gifted"):
+        totals.add_column(header, justify="left" if not header else "right")
+    t = result.totals
+    totals.add_row(
+        "this plan", money(t.tax_due_to_plan), money(t.present_value), f"{t.shares_sold:g}", f"{t.shares_gifted:g}"
+    )
+    for name, b in result.baselines.items():
+        totals.add_row(
+            name.replace("_", " "),
+            money(b.tax_due_to_plan),
+            money(b.present_value),
+            f"{b.shares_sold:g}",
+            f"{b.shares_gifted:g}",
+        )
+    out.print(totals)
+    for s in result.price_scenarios:
+        out.print(
+            f"if prices follow {escape(s.name)}: tax due {money(s.tax_due_to_plan)} (present value "
+            f"{money(s.present_value)}), weight at the end {pct(s.weight_after)}"
+        )
+    for note in result.notes:
+        out.print(f"note: {note}")
+    info = result.solver
+    out.print(
+        f"[dim]solver: {info.status}, {info.seconds:.2f} s (build {info.build_seconds or 0:.2f} s, HiGHS "
+        f"{info.solve_seconds or 0:.2f} s), gap {0 if info.mip_gap is None else info.mip_gap:.2e}; every "
+        f"period verified: {'yes' if result.verified else 'no'}[/dim]"
+    )
+
+
+def plot_unwind(result: UnwindResult, path: str) -> None:
+    """The position's weight after each period (line) and the tax the plan causes per year (bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.5), constrained_layout=True)
+    starts = [str(p.start) for p in result.periods]
+    top.plot(starts, [p.weight_after * 100 for p in result.periods], marker="o", color="tab:blue")
+    top.set_ylabel(f"{result.security}, % of liquid wealth")
+    top.set_title(f"{result.scenario}: unwind of {result.security}")
+    top.set_ylim(bottom=0)
+    top.tick_params(axis="x", labelrotation=45)
+    years = sorted(result.tax_by_year)
+    due = [result.tax_by_year[y].with_plan - result.tax_by_year[y].without_plan for y in years]
+    bottom.bar([str(y) for y in years], due, color="tab:orange")
+    bottom.set_ylabel("tax due to the plan ($)")
+    bottom.set_xlabel("tax year")
+    with tempfile.NamedTemporaryFile(suffix=".png", dir=os.path.dirname(os.path.abspath(path)), delete=False) as tmp:
+        fig.savefig(tmp.name, dpi=110)
+    plt.close(fig)
+    os.replace(tmp.name, path)

@@ -21,9 +21,8 @@ from rebal_opt.models.result import (
 )
 from rebal_opt.models.scenario import Scenario, Unwind
 
-from .highs import DEFAULT_MIP_GAP
 from .lots import holding_term
-from .unwind import Period, UnwindPlan, build_and_solve, chained_taxes, growth, state_at
+from .unwind import UNWIND_MIP_GAP, Period, UnwindPlan, build_and_solve, chained_taxes, growth, state_at
 
 LotShares = dict[str, float]  # lot id -> shares
 
@@ -171,7 +170,7 @@ def _weights_after(scenario: Scenario, plan: Unwind, result: UnwindPlan) -> list
     return weights
 
 
-def unwind(scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP) -> UnwindResult:
+def unwind(scenario: Scenario, time_limit: float | None = None, mip_gap: float = UNWIND_MIP_GAP) -> UnwindResult:
     """Optimize the unwind and report it against the baselines (`rebal-opt unwind`)."""
     plan = scenario.unwind
     assert plan is not None
