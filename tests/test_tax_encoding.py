@@ -153,7 +153,8 @@ class Plan:
 def test_t6_zero_percent_band_is_filled_exactly() -> None:
     """Joint 2025, $80k wages: 48,200 of long-term gain costs $0, the next dollars 15%."""
     plan = Plan(TaxSituation("married_joint", 2025, ordinary_income=80_000), (0, 0), (0, 200))
-    assert plan.encoding.binaries >= 1  # the worksheet's final min and the stacking need binaries
+    # With the ordinary stack fixed, the tax is convex in the long-term gain (0%, then 15%): rows only.
+    assert plan.encoding.binaries == 0
     _, long = plan.argmax(plan.y, budget=0.0)
     assert long == pytest.approx(48_200, abs=1.0)
     _, long = plan.argmax(plan.y, budget=150.0)
@@ -197,10 +198,28 @@ def test_harvesting_stops_at_the_loss_limit() -> None:
 
 
 def test_short_term_gain_at_27_percent_where_it_pushes_gains_out_of_the_zero_band() -> None:
-    """Single 2025, $50k wages, $20k long-term gain: each short-term dollar costs 12% + 15% = 27%."""
+    """Single 2025, $50k wages, $20k long-term gain: each short-term dollar costs 12% + 15% = 27%,
+    then 12% again above the 0% threshold — a concave kink, so a binary."""
     plan = Plan(TaxSituation("single", 2025, ordinary_income=50_000, long_term=20_000), (0, 50), (0, 0))
+    assert plan.encoding.binaries >= 1
     short, _ = plan.argmax(plan.x, budget=270.0)
     assert short == pytest.approx(1_000, abs=1.0)
+    # 14,100 at 27% (3,807) and the next 125 at 12% (15) before the 22% bracket.
+    short, _ = plan.argmax(plan.x, budget=3_807.0 + 15.0)
+    assert short == pytest.approx(14_225, abs=1.0)
+
+
+def test_the_worksheet_min_with_all_ordinary_tax() -> None:
+    """Joint 2026 with the stack just under the 0% threshold: where 15% exceeds the 12% bracket the
+    worksheet takes the ordinary tax on everything (its final "smaller of" line); the encoding needs
+    that min to reproduce it for every split between short- and long-term results."""
+    situation = TaxSituation("married_joint", 2026, ordinary_income=32_200 + 98_000)
+    plan = Plan(situation, (-5, 5), (0, 5))
+    assert plan.encoding.binaries >= 2
+    for short, long in ((0, 1_500), (500, 1_500), (1_000, 800), (-2_000, 4_000)):
+        fixed = [plan.x == short / SCALE, plan.y == long / SCALE]
+        encoded = solve(cp.Problem(cp.Minimize(plan.encoding.tax), plan.encoding.constraints + fixed))
+        assert encoded * SCALE == pytest.approx(tax_with_gains(situation, short, long).total_tax, abs=CENT)
 
 
 def test_flat_rates_encode_linearly() -> None:

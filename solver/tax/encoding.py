@@ -30,7 +30,6 @@ Capital Loss Carryover Worksheet at every feasible point (up to three more binar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 
 import cvxpy as cp
 
@@ -64,33 +63,39 @@ warm_start=False). Measured on 10,800 fixed-point solves (tests/test_tax_encodin
 """
 
 
-@dataclass(frozen=True)
-class Segment:
-    """[lo, hi) of a piecewise-linear function with the given slope (dollars)."""
+class StackingGap:
+    """K(z) = F(z) − H(z) (dollars): what moving the stack boundary O to z costs, ordinary minus
+    long-term schedule.
 
-    lo: float
-    hi: float
-    slope: float
-
-
-def stacking_slopes(ordinary: ConvexPiecewise, long_term: ConvexPiecewise) -> tuple[Segment, ...]:
-    """Segments of K(z) = F(z) − H(z): what moving the stack boundary O changes, per dollar.
-
-    K's slope is the ordinary rate minus the long-term rate at z; it is negative only where the 15%
-    long-term rate exceeds the 12% ordinary rate (from the 0% threshold to the top of the 12% bracket).
+    The worksheet's stacked tax minus the all-ordinary tax is K(O) − K(T). K's slope is the ordinary
+    rate minus the long-term rate; it is negative only where 15% exceeds the 12% bracket (from the 0%
+    threshold to the top of the 12% bracket), which is what makes O non-monotone and the final min bind.
     """
-    cuts = sorted({0.0, *ordinary.breakpoints, *long_term.breakpoints, float("inf")})
-    return tuple(Segment(lo, hi, ordinary.rate_at(lo) - long_term.rate_at(lo)) for lo, hi in pairwise(cuts))
 
+    def __init__(self, ordinary: ConvexPiecewise, long_term: ConvexPiecewise) -> None:
+        self.F, self.H = ordinary, long_term
+        self.kinks = tuple(sorted({*ordinary.breakpoints, *long_term.breakpoints}))
 
-def slope_mass(segments: tuple[Segment, ...], lo: float, hi: float, sign: int) -> float:
-    """∫ over [lo, hi] of max(0, sign × slope): the most K can fall (sign −1) or rise (+1) there."""
-    total = 0.0
-    for seg in segments:
-        width = min(hi, seg.hi) - max(lo, seg.lo)
-        if width > 0:
-            total += width * max(0.0, sign * seg.slope)
-    return total
+    def value(self, z: float) -> float:
+        return self.F.value(z) - self.H.value(z)
+
+    def falls_within(self, lo: float, hi: float) -> bool:
+        """Whether K decreases somewhere in (lo, hi)."""
+        points = [lo, *(k for k in self.kinks if lo < k < hi), hi]
+        return any(self.F.rate_at(a) < self.H.rate_at(a) for a in points[:-1] if a < hi)
+
+    def largest_change(self, o_lo: float, o_hi: float, t_hi: float, sign: int) -> float:
+        """max of sign × (K(o) − K(t)) over o in [o_lo, o_hi], t in [o, t_hi], and at least 0.
+
+        sign +1: how far K can fall from O to T (stacked − all-ordinary tax); −1: how far it can rise.
+        K is piecewise linear, so the extremes sit at kinks or ends.
+        """
+        points = sorted({o_lo, o_hi, t_hi, *(k for k in self.kinks if o_lo < k < t_hi)})
+        values = {z: self.value(z) for z in points}
+        return max(
+            (sign * (values[o] - values[t]) for o in points if o <= o_hi for t in points if t >= o),
+            default=0.0,
+        )
 
 
 class NettingBlock:
@@ -180,7 +185,7 @@ class RegularTaxBlock:
     ) -> None:
         self.scale = scale
         self.F, self.H = ordinary, long_term
-        self.segments = stacking_slopes(ordinary, long_term)
+        self.gap = StackingGap(ordinary, long_term)
         self.ordinary, o_relaxed = self._ordinary_stack(m, ordinary_raw)
         stack_terms = [ordinary_raw + preferential_raw, Bounded.constant(0.0)]
         if o_relaxed:
@@ -188,14 +193,11 @@ class RegularTaxBlock:
         self.taxable = relaxed_max(m, "taxable", stack_terms)
         self.tax = self._tax(m)
 
-    def _k_falls_within(self, lo: float, hi: float) -> bool:
-        return slope_mass(self.segments, lo * self.scale, hi * self.scale, -1) > 0
-
     def _ordinary_stack(self, m: Model, raw: Bounded) -> tuple[Bounded, bool]:
         """O = max(0, O_raw): pinned when it must be, relaxed where the tax is nondecreasing in O."""
         if raw.lo >= 0 or raw.hi <= 0:
             return pinned_relu(m, "ord_stack", raw), False
-        if self._k_falls_within(0.0, raw.hi):
+        if self.gap.falls_within(0.0, raw.hi * self.scale):
             return pinned_relu(m, "ord_stack", raw), False
         return relaxed_max(m, "ord_stack", [raw, Bounded.constant(0.0)]), True
 
@@ -215,15 +217,15 @@ class RegularTaxBlock:
             - self._long_term_below(m)
             + convex_epigraph(m, "lt_tax_T", self.H, t, sc)
         )
-        fall = slope_mass(self.segments, o.lo * sc, t.hi * sc, -1) / sc
+        fall = self.gap.largest_change(o.lo * sc, o.hi * sc, t.hi * sc, +1) / sc
         if fall <= 0:
             return stacked  # F(T) ≥ stacked everywhere on the range: the worksheet's min never binds
-        rise = slope_mass(self.segments, o.lo * sc, t.hi * sc, +1) / sc
+        rise = self.gap.largest_change(o.lo * sc, o.hi * sc, t.hi * sc, -1) / sc
         all_ordinary = convex_epigraph(m, "ord_tax_T", self.F, t, sc)
         regular = m.var("regular_tax")
         mu = m.boolean("all_ordinary")
-        # μ = 0: regular ≥ stacked; μ = 1: regular ≥ F(T). M = max of (stacked − F(T)) resp. its
-        # negative on the range, i.e. how far K can fall resp. rise between O and T.
+        # μ = 0: regular ≥ stacked; μ = 1: regular ≥ F(T). The big-Ms are the largest values of
+        # stacked − F(T) = K(O) − K(T) and of its negative over the ranges.
         m.at_least(regular, stacked - fall * mu)
         m.at_least(regular, all_ordinary - rise * (1 - mu))
         return regular
