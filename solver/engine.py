@@ -81,7 +81,7 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(objective.AbsoluteTracking())
     if yearend is not None:
         chosen.append(objective.YearEndTax())
-    elif data.scenario.objective.tax_weight > 0:
+    elif data.scenario.objective.tax_weight > 0 or options.tax_weight_parameter:
         chosen.append(objective.CapitalGainsTax())
     chosen.append(objective.TradingCosts())
     chosen.append(objective.TurnoverTieBreak())
@@ -131,27 +131,28 @@ def _deadline_left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.05, deadline - time.perf_counter())
 
 
-def solve(
-    scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP, purpose: str = "rebalance"
-) -> Result:
-    """Solve the household rebalance; every returned plan has passed the independent verifier.
+@dataclass
+class PhaseOutcome:
+    """The phase that produced the plan: its problem (options included), the solve, and what it cost."""
 
-    `purpose="yearend"` plans the year's last trades instead (solver/yearend.py wraps it): the tax term
-    covers this year and next, gains may be harvested (sold and bought back), and sales are not held back
-    by the contributions-first phase (new cash is still spent first).
-    Raises InfeasiblePlan (naming the conflicting rules) or SolverFailure.
-    """
-    start = time.perf_counter()
-    deadline = None if time_limit is None else start + time_limit
-    report = check(scenario)
+    data: RebalanceData
+    built: BuiltProblem
+    outcome: SolveOutcome
+    log: SolveLog
+    notes: list[str]
+
+
+def run_phases(
+    scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP, purpose: str = "rebalance"
+) -> PhaseOutcome | None:
+    """Phases 2–5 of the module docstring; None when there is nothing to do (phase 1)."""
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
     data = build_data(scenario)
     new_cash = any(a.contribution > 0 and a.tradable for a in scenario.accounts)
+    if purpose == "rebalance" and not check(scenario).rebalance_due and not new_cash:
+        return None
     log = SolveLog()
     notes: list[str] = []
-    if purpose == "rebalance" and not report.rebalance_due and not new_cash:
-        info = SolverInfo(status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0)
-        notes.append("every class is inside its band and there is no new cash to invest or withdrawal to fund")
-        return _finish(data, [], "no_trade_needed", info, notes)
 
     def attempt(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
         # Without sales the model is built from arrays with no lots at all: it compiles in a fraction.
@@ -165,7 +166,27 @@ def solve(
     if result is None:
         result = _soft_bands(scenario, attempt, notes, purpose)
     built, outcome = result
-    model = built.model
+    return PhaseOutcome(data, built, outcome, log, notes)
+
+
+def solve(
+    scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP, purpose: str = "rebalance"
+) -> Result:
+    """Solve the household rebalance; every returned plan has passed the independent verifier.
+
+    `purpose="yearend"` plans the year's last trades instead (solver/yearend.py wraps it): the tax term
+    covers this year and next, gains may be harvested (sold and bought back), and sales are not held back
+    by the contributions-first phase (new cash is still spent first).
+    Raises InfeasiblePlan (naming the conflicting rules) or SolverFailure.
+    """
+    start = time.perf_counter()
+    phases = run_phases(scenario, time_limit, mip_gap, purpose)
+    if phases is None:
+        info = SolverInfo(status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0)
+        notes = ["every class is inside its band and there is no new cash to invest or withdrawal to fund"]
+        return _finish(build_data(scenario), [], "no_trade_needed", info, notes)
+    model = phases.built.model
+    outcome, log = phases.outcome, phases.log
     assert model.sell.value is not None and model.buy.value is not None
     trades = extract_trades(model.data, model.sell.value, model.buy.value, net=purpose == "rebalance")
     info = SolverInfo(
@@ -177,7 +198,7 @@ def solve(
         solves=log.solves,
     )
     status = "time_limit" if outcome.status == "time_limit" else "optimal"
-    return _finish(data, trades, status, info, notes, purpose)
+    return _finish(phases.data, trades, status, info, phases.notes, purpose)
 
 
 Attempt = Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome]]

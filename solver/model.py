@@ -26,6 +26,7 @@ class BuildOptions:
     cash_spent: bool = False  # contributions-first: sales happen, so idle new cash is not allowed
     objective: str = "plan"  # "plan" | "band_violation"
     purpose: str = "rebalance"  # "rebalance" | "yearend" (year-end tax planning: solver/yearend.py)
+    tax_weight_parameter: bool = False  # tax_weight as a cvxpy Parameter: re-solve at other weights (frontier)
     disabled: frozenset[str] = frozenset()  # rule blocks switched off (infeasibility diagnosis)
 
 
@@ -49,6 +50,7 @@ class RebalanceModel:
     # Multi-period plans (solver/unwind.py): what earlier periods changed, valued at this period's prices.
     carried_cash: cp.Expression | None = None  # (A,) k$ cash carried in beyond cash_start
     carried_holdings: cp.Expression | None = None  # (C,) k$ class values moved by earlier trades and gifts
+    tax_weight: cp.Parameter | float = 1.0  # objective.tax_weight, or a Parameter (BuildOptions)
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -57,7 +59,11 @@ class RebalanceModel:
         sell = cp.Variable(len(data.units), name="sell", bounds=[np.zeros(len(data.units)), upper])
         limit = data.buy_cap if options.soft_bands else data.buy_band_cap
         buy = cp.Variable(len(data.buy_slots), name="buy", bounds=[np.zeros(len(data.buy_slots)), limit])
-        return cls(data=data, options=options, sell=sell, buy=buy)
+        weight = data.scenario.objective.tax_weight
+        tax_weight: cp.Parameter | float = (
+            cp.Parameter(nonneg=True, value=weight, name="tax_weight") if options.tax_weight_parameter else weight
+        )
+        return cls(data=data, options=options, sell=sell, buy=buy, tax_weight=tax_weight)
 
     @property
     def buy_limit(self) -> np.ndarray:

@@ -159,8 +159,8 @@ class CapitalGainsTax:
         model.constraints += encoding.constraints
         model.tax = encoding.tax
         without = evaluate_tax(base).total_tax / SCALE
-        weight = d.scenario.objective.tax_weight
-        if weight > 0:
+        weight = model.tax_weight
+        if isinstance(weight, cp.Parameter) or weight > 0:
             model.objective_terms["tax"] = weight * (encoding.tax - without)
 
 
@@ -172,8 +172,8 @@ class TradingCosts:
 
     def add(self, model: RebalanceModel) -> None:
         costs = cp.sum(model.cost_by_account())
-        weight = model.data.scenario.objective.tax_weight
-        if weight > 0 and isinstance(costs, cp.Expression):
+        weight = model.tax_weight
+        if isinstance(costs, cp.Expression) and (isinstance(weight, cp.Parameter) or weight > 0):
             model.objective_terms["costs"] = weight * costs
 
 

@@ -112,13 +112,14 @@ def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, n
     costs = s.rules.costs
     trades: list[Trade] = []
     by_slot: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
-    slot_index = data.unit_to_sell_slot.tocsc()
+    # Each unit (column) belongs to exactly one slot (row): the CSC row indices, in column order.
+    slot_of_unit = data.unit_to_sell_slot.tocsc().indices
     for j, unit in enumerate(data.units):
         amount = float(sell_k[j]) * SCALE
         if amount < MIN_AMOUNT:
             continue
         price = s.securities[unit.security].price
-        slot = int(slot_index[:, j].nonzero()[0][0])
+        slot = int(slot_of_unit[j])
         by_slot[slot].append((j, min(unit.shares, amount / price), unit.shares))
     for slot, parts in sorted(by_slot.items()):
         info = data.sell_slots[slot]
@@ -180,7 +181,44 @@ def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, n
         )
     account_order = {a: i for i, a in enumerate(data.accounts)}
     trades.sort(key=lambda t: (account_order[t.account], t.action != "sell", t.security))
-    return trades
+    return keep_cash_floors(s, trades)
+
+
+def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
+    costs = scenario.rules.costs
+    amount = round(shares * trade.price, 2)
+    return trade.model_copy(
+        update={
+            "shares": shares,
+            "amount": amount,
+            "cost": round(costs.commission + costs.spread_bps / 10_000 * amount, 2),
+        }
+    )
+
+
+def keep_cash_floors(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
+    """Trim purchases where rounding to shares and cents left an account a few cents under its floor.
+
+    The solver keeps every floor exactly; amounts and costs rounded to the cent can still add up to a cent
+    or two more than the account has. The largest purchase there gives up just enough (a share's
+    millionth, or one share with whole shares).
+    """
+    _, cash = state_after(scenario, trades)
+    out = list(trades)
+    for account in scenario.accounts:
+        deficit = account.min_cash - cash[account.id]
+        if deficit <= 0:
+            continue
+        buys = [i for i, t in enumerate(out) if t.account == account.id and t.action == "buy"]
+        if not buys:
+            continue
+        i = max(buys, key=lambda k: out[k].amount)
+        trade = out[i]
+        step = 1.0 if scenario.rules.whole_shares else 10.0**-SHARE_DECIMALS
+        cut = max(step, np.ceil((deficit + 0.02) / trade.price / step) * step)
+        shares = round(max(0.0, trade.shares - cut), SHARE_DECIMALS)
+        out[i] = _priced(trade, shares, scenario)
+    return [t for t in out if t.shares > 0]
 
 
 def state_after(scenario: Scenario, trades: list[Trade]) -> tuple[dict[PositionKey, float], dict[str, float]]:
