@@ -328,5 +328,65 @@ def unwind(
         render.print_unwind(result)
 
 
+@cli.command()
+@scenario_argument
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"points": [{tax_weight, tax_due_to_trades, tracking_error}]}.'
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="Also draw the curve (tax due against tracking error) to FILE.png.",
+)
+@click.option(
+    "--weights",
+    type=str,
+    default=None,
+    metavar="W1,W2,...",
+    help="Tax weights to sweep (default: 0 and 19 from 0.05 to 20, geometric).",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    metavar="SECONDS",
+    help="Time limit for each point's solve.",
+)
+@guarded
+def frontier(
+    scenario_path: str, as_json: bool, plot_path: str | None, weights: str | None, time_limit: float | None
+) -> None:
+    """The trade-off between tax paid and tracking error left: the rebalance re-solved over a sweep of
+    the weight on tax (objective.tax_weight). Each point is a verified plan; less tax never comes with
+    less tracking error."""
+    from rebal_opt.solver.frontier import frontier as sweep
+
+    scenario = load_scenario(scenario_path)
+    grid = None
+    if weights is not None:
+        try:
+            grid = [float(w) for w in weights.split(",") if w.strip()]
+        except ValueError:
+            fail(EXIT_BAD_INPUT, f"--weights: '{weights}' is not a comma-separated list of numbers, e.g. 0,0.5,1,2")
+        if not grid or any(w < 0 for w in grid):
+            fail(EXIT_BAD_INPUT, "--weights: give one or more weights, each 0 or more")
+    curve = sweep(scenario, weights=grid, time_limit=time_limit)
+    if plot_path is not None:
+        render.plot_frontier(curve, plot_path)
+    if as_json:
+        emit_json(
+            {
+                "scenario": curve.scenario,
+                "points": [p.as_json() for p in curve.points],
+                "solves": curve.solves,
+                "seconds": round(curve.seconds, 3),
+                "notes": curve.notes,
+            }
+        )
+    else:
+        render.print_frontier(curve)
+
+
 def main() -> None:
     cli(prog_name="rebal-opt")

@@ -16,6 +16,7 @@ from rebal_opt.models.report import CheckReport
 from rebal_opt.models.result import Result, UnwindResult
 
 if TYPE_CHECKING:
+    from rebal_opt.solver.frontier import Frontier
     from rebal_opt.solver.whatif import VariantOutcome
 
 
@@ -333,6 +334,51 @@ def print_unwind(result: UnwindResult) -> None:
     )
 
 
+def print_frontier(curve: Frontier) -> None:
+    out = console()
+    table = Table(title=f"{escape(curve.scenario)}: tax against tracking error")
+    for header in ("tax weight", "tax due to trades", "costs", "tracking error after", "trades"):
+        table.add_column(header, justify="right")
+    for p in curve.points:
+        r = p.result
+        table.add_row(
+            f"{p.tax_weight:g}", money(r.tax.due_to_trades), money(r.costs), pct(p.tracking_error), str(len(r.trades))
+        )
+    out.print(table)
+    for note in curve.notes:
+        out.print(f"note: {note}")
+    out.print(f"[dim]{curve.solves} solves, {curve.seconds:.2f} s; every plan verified[/dim]")
+
+
+def _save_figure(fig: object, path: str) -> None:
+    """Write a matplotlib figure next to `path` and rename it into place (no half-written file)."""
+    import matplotlib.pyplot as plt
+
+    with tempfile.NamedTemporaryFile(suffix=".png", dir=os.path.dirname(os.path.abspath(path)), delete=False) as tmp:
+        fig.savefig(tmp.name, dpi=110)  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    os.replace(tmp.name, path)
+
+
+def plot_frontier(curve: Frontier, path: str) -> None:
+    """Tax due to the trades against the tracking error left, one marker per point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    xs = [p.tracking_error * 100 for p in curve.points]
+    ys = [p.result.tax.due_to_trades for p in curve.points]
+    ax.plot(xs, ys, marker="o", color="tab:blue")
+    for p, x, y in zip(curve.points, xs, ys, strict=True):
+        ax.annotate(f"{p.tax_weight:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("tracking error after the trades (%)")
+    ax.set_ylabel("tax due to the trades ($)")
+    ax.set_title(f"{curve.scenario}: the tax / tracking-error frontier (labels: tax weight)")
+    _save_figure(fig, path)
+
+
 def plot_unwind(result: UnwindResult, path: str) -> None:
     """The position's weight after each period (line) and the tax the plan causes per year (bars)."""
     import matplotlib
@@ -352,7 +398,4 @@ def plot_unwind(result: UnwindResult, path: str) -> None:
     bottom.bar([str(y) for y in years], due, color="tab:orange")
     bottom.set_ylabel("tax due to the plan ($)")
     bottom.set_xlabel("tax year")
-    with tempfile.NamedTemporaryFile(suffix=".png", dir=os.path.dirname(os.path.abspath(path)), delete=False) as tmp:
-        fig.savefig(tmp.name, dpi=110)
-    plt.close(fig)
-    os.replace(tmp.name, path)
+    _save_figure(fig, path)

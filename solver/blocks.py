@@ -206,6 +206,9 @@ class RealizedGainCap:
         model.constraints.append(model.realized_short + model.realized_long <= cap / SCALE)
 
 
+ROUNDING_MARGIN = 1.0 / SCALE  # k$: one dollar
+
+
 @dataclass
 class CashSpent:
     """Contributions first, when sales are needed: new cash is spent before anything is sold.
@@ -236,7 +239,9 @@ class CashSpent:
                 grain = max(d.buy_slot_price[buyable]) if rules.whole_shares else 0.0
                 slack += max(rules.min_trade, grain) / SCALE
         cash_class = d.classes.index(CASH_CLASS)
-        floors = float(d.min_cash.sum()) + slack
+        # A dollar in hand: shares and cents rounded after the solve move idle cash and the cash target by
+        # a few cents, and the verifier checks the rounded plan against this very rule.
+        floors = float(d.min_cash.sum()) + slack - ROUNDING_MARGIN
         if d.target[cash_class] <= 0:
             model.constraints.append(cp.sum(cash_after) <= floors)
             return

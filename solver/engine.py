@@ -143,13 +143,18 @@ class PhaseOutcome:
 
 
 def run_phases(
-    scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP, purpose: str = "rebalance"
+    scenario: Scenario,
+    time_limit: float | None = None,
+    mip_gap: float = DEFAULT_MIP_GAP,
+    purpose: str = "rebalance",
+    even_in_band: bool = False,
 ) -> PhaseOutcome | None:
-    """Phases 2–5 of the module docstring; None when there is nothing to do (phase 1)."""
+    """Phases 2–5 of the module docstring; None when there is nothing to do (phase 1), unless
+    `even_in_band` (the frontier asks what trading would buy even when no rebalance is due)."""
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     data = build_data(scenario)
     new_cash = any(a.contribution > 0 and a.tradable for a in scenario.accounts)
-    if purpose == "rebalance" and not check(scenario).rebalance_due and not new_cash:
+    if purpose == "rebalance" and not even_in_band and not check(scenario).rebalance_due and not new_cash:
         return None
     log = SolveLog()
     notes: list[str] = []

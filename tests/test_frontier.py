@@ -1,0 +1,64 @@
+"""The tax / tracking-error frontier: monotone, verified plans, the CLI's outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rebal_opt.cli.main import cli
+from rebal_opt.models.loading import load_scenario
+from rebal_opt.solver.frontier import FrontierPoint, default_weights, frontier, monotone
+
+DATA = Path(__file__).parent / "data" / "frontier" / "taxable-gains.yaml"
+
+
+def test_frontier_is_monotone_and_every_plan_verified() -> None:
+    curve = frontier(load_scenario(DATA))
+    assert len(curve.points) == 20
+    assert all(p.result.verified for p in curve.points)
+    for a in curve.points:
+        for b in curve.points:
+            if a.result.tax.due_to_trades < b.result.tax.due_to_trades - 0.01:
+                assert a.tracking_error >= b.tracking_error - 1e-9  # less tax never comes with less TE
+    # The ends differ: ignoring tax reaches the target; weighing it heavily trades (almost) nothing.
+    first, last = curve.points[0], curve.points[-1]
+    assert first.tracking_error < last.tracking_error
+    assert first.result.tax.due_to_trades > last.result.tax.due_to_trades
+    # Weights are swept in order and the curve moves one way along them.
+    taxes = [p.result.tax.due_to_trades for p in curve.points]
+    assert taxes == sorted(taxes, reverse=True)
+    assert curve.solves < len(curve.points) + 3  # points between equal plans are not re-solved
+
+
+def test_monotone_repair_replaces_a_dominated_point() -> None:
+    curve = frontier(load_scenario(DATA), weights=[0.0, 20.0])
+    good, cheap = curve.points
+    # Pretend the solver returned the cheap plan at weight 0 although the target-hitting plan exists.
+    repaired = monotone(
+        [FrontierPoint(0.0, cheap.result), FrontierPoint(20.0, cheap.result), FrontierPoint(1.0, good.result)],
+        household_value=600_000,
+    )
+    assert repaired[0].result is good.result
+
+
+def test_default_weights() -> None:
+    weights = default_weights()
+    assert len(weights) == 20 and weights[0] == 0 and weights[-1] == 20.0
+    assert weights == sorted(weights)
+
+
+def test_cli_json_and_plot(tmp_path: Path) -> None:
+    plot = tmp_path / "frontier.png"
+    run = CliRunner().invoke(cli, ["frontier", str(DATA), "--json", "--plot", str(plot), "--weights", "0,1,20"])
+    assert run.exit_code == 0, run.output
+    points = json.loads(run.stdout)["points"]
+    assert [p["tax_weight"] for p in points] == [0.0, 1.0, 20.0]
+    assert {"tax_weight", "tax_due_to_trades", "tracking_error"} <= set(points[0])
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_bad_weights() -> None:
+    run = CliRunner().invoke(cli, ["frontier", str(DATA), "--weights", "a,b"])
+    assert run.exit_code == 2 and "--weights" in run.stderr
