@@ -357,7 +357,7 @@ def unwind(
 def frontier(
     scenario_path: str, as_json: bool, plot_path: str | None, weights: str | None, time_limit: float | None
 ) -> None:
-    """The trade-off between tax paid and tracking error left: the rebalance re-solved over a sweep of
+    """The trade-off between tax paid and tracking error left: the rebalance solved again over a sweep of
     the weight on tax (objective.tax_weight). Each point is a verified plan; less tax never comes with
     less tracking error."""
     from rebal_opt.solver.frontier import frontier as sweep

@@ -180,10 +180,12 @@ def print_result(result: Result) -> None:
     for note in result.notes:
         out.print(f"note: {note}")
     s = result.solver
+    gap = f"gap {0 if s.mip_gap is None else s.mip_gap:.2e}"
+    if s.gap_dollars is not None:
+        gap += f" (${s.gap_dollars:,.2f})"
     out.print(
         f"[dim]solver: {s.status}, {s.seconds:.2f} s ({s.solves} solves; build {s.build_seconds or 0:.2f} s, "
-        f"HiGHS {s.solve_seconds or 0:.2f} s), gap {0 if s.mip_gap is None else s.mip_gap:.2e}; "
-        f"verified: {'yes' if result.verified else 'no'}[/dim]"
+        f"HiGHS {s.solve_seconds or 0:.2f} s), {gap}; verified: {'yes' if result.verified else 'no'}[/dim]"
     )
 
 

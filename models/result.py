@@ -87,6 +87,9 @@ class SolverInfo(ResultModel):
     status: str
     seconds: float
     mip_gap: float | None = None
+    gap_dollars: float | None = Field(
+        default=None, description="The optimality gap in dollars of objective (HiGHS stops at 0.01% or $1)."
+    )
     build_seconds: float | None = None
     solve_seconds: float | None = None
     solves: int = 1

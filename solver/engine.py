@@ -21,7 +21,7 @@ from rebal_opt.models.scenario import Scenario
 
 from . import blocks, objective
 from .check import check
-from .data import RebalanceData, build_data
+from .data import SCALE, RebalanceData, build_data
 from .highs import DEFAULT_MIP_GAP, SolveOutcome, run_highs
 from .model import Block, BuildOptions, RebalanceModel
 from .plan import build_result, extract_trades
@@ -194,10 +194,14 @@ def solve(
     outcome, log = phases.outcome, phases.log
     assert model.sell.value is not None and model.buy.value is not None
     trades = extract_trades(model.data, model.sell.value, model.buy.value, net=purpose == "rebalance")
+    gap_dollars = None
+    if outcome.mip_gap is not None and outcome.objective is not None:
+        gap_dollars = round(outcome.mip_gap * abs(outcome.objective) * SCALE, 2)
     info = SolverInfo(
         status=outcome.status,
         seconds=round(time.perf_counter() - start, 3),
         mip_gap=outcome.mip_gap,
+        gap_dollars=gap_dollars,
         build_seconds=round(log.build_seconds, 3),
         solve_seconds=round(log.solve_seconds, 3),
         solves=log.solves,
