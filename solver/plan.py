@@ -200,11 +200,18 @@ def keep_cash_floors(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
     """Trim purchases where rounding to shares and cents left an account a few cents under its floor.
 
     The solver keeps every floor exactly; amounts and costs rounded to the cent can still add up to a cent
-    or two more than the account has. The largest purchase there gives up just enough (a share's
-    millionth, or one share with whole shares).
+    or two more than the account has. The largest purchase there that stays above the minimum trade gives
+    up just enough (a share's millionth, or one share with whole shares).
     """
     _, cash = state_after(scenario, trades)
     out = list(trades)
+    step = 1.0 if scenario.rules.whole_shares else 10.0**-SHARE_DECIMALS
+    floor = scenario.rules.min_trade
+
+    def trimmed(k: int, deficit: float) -> float:
+        cut = max(step, np.ceil((deficit + 0.02) / out[k].price / step) * step)
+        return round(max(0.0, out[k].shares - cut), SHARE_DECIMALS)
+
     for account in scenario.accounts:
         deficit = account.min_cash - cash[account.id]
         if deficit <= 0:
@@ -212,12 +219,15 @@ def keep_cash_floors(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
         buys = [i for i, t in enumerate(out) if t.account == account.id and t.action == "buy"]
         if not buys:
             continue
-        i = max(buys, key=lambda k: out[k].amount)
-        trade = out[i]
-        step = 1.0 if scenario.rules.whole_shares else 10.0**-SHARE_DECIMALS
-        cut = max(step, np.ceil((deficit + 0.02) / trade.price / step) * step)
-        shares = round(max(0.0, trade.shares - cut), SHARE_DECIMALS)
-        out[i] = _priced(trade, shares, scenario)
+        # The largest purchase that stays above the minimum trade once trimmed; else drop the smallest
+        # purchase (what it leaves idle is less than a minimum trade: within the contributions-first slack).
+        keep = [k for k in buys if trimmed(k, deficit) * out[k].price >= floor]
+        if keep:
+            i = max(keep, key=lambda k: out[k].amount)
+            out[i] = _priced(out[i], trimmed(i, deficit), scenario)
+        else:
+            i = min(buys, key=lambda k: out[k].amount)
+            out[i] = _priced(out[i], 0.0, scenario)
     return [t for t in out if t.shares > 0]
 
 
