@@ -45,8 +45,14 @@ class SolverFailure(Exception):
 
 
 def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
-    """The constraint blocks and objective terms this scenario and phase switch on, in build order."""
+    """The constraint blocks and objective terms this scenario and phase switch on, in build order.
+
+    `purpose="unwind"` is one period of a multi-period plan (solver/unwind.py): no bands (a concentrated
+    household is outside them until the end state, which the planner imposes), no realized-gain cap and
+    no tax term (the planner taxes each year over its periods).
+    """
     rules = data.scenario.rules
+    period_of_plan = options.purpose == "unwind"
     yearend = data.scenario.yearend if options.purpose == "yearend" else None
     round_trips = yearend is not None and yearend.harvest_gains
     chosen: list[Block] = []
@@ -59,10 +65,11 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
     if rules.whole_shares:
         chosen.append(blocks.WholeShares())
     chosen.append(blocks.CashFloors())
-    chosen.append(blocks.Bands())
+    if not period_of_plan:
+        chosen.append(blocks.Bands())
     if rules.wash_sales == "avoid":
         chosen.append(blocks.WashSales())
-    if rules.max_realized_gain is not None:
+    if rules.max_realized_gain is not None and not period_of_plan:
         chosen.append(blocks.RealizedGainCap())
     if options.cash_spent:
         chosen.append(blocks.CashSpent())
@@ -81,7 +88,7 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(objective.AbsoluteTracking())
     if yearend is not None:
         chosen.append(objective.YearEndTax())
-    elif data.scenario.objective.tax_weight > 0 or options.tax_weight_parameter:
+    elif not period_of_plan and (data.scenario.objective.tax_weight > 0 or options.tax_weight_parameter):
         chosen.append(objective.CapitalGainsTax())
     chosen.append(objective.TradingCosts())
     chosen.append(objective.TurnoverTieBreak())

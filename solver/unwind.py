@@ -37,8 +37,8 @@ import numpy as np
 from rebal_opt.models.result import SolverInfo, Trade
 from rebal_opt.models.scenario import Account, Lot, PlannedPurchase, RecentTrade, Scenario, Unwind
 
-from . import blocks, objective
 from .data import SCALE, RebalanceData, build_data
+from .engine import choose_blocks
 from .highs import run_highs
 from .lots import holding_term
 from .model import BuildOptions, RebalanceModel
@@ -226,9 +226,7 @@ certain than 0.1%, and proving 0.01% was measured to take 20× longer (4 s again
 example)."""
 
 
-def build_and_solve(
-    scenario: Scenario, time_limit: float | None = None, mip_gap: float = UNWIND_MIP_GAP
-) -> UnwindPlan:
+def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap: float = UNWIND_MIP_GAP) -> UnwindPlan:
     plan = scenario.unwind
     assert plan is not None
     start = time.perf_counter()
@@ -323,29 +321,9 @@ def build_and_solve(
         if p > 0:
             pm.model.carried_cash = models[p - 1].model.cash_after() - pm.data.cash_start
 
-    # Per-period rules of the engine (not bands: a concentrated household is outside them until the end).
+    # Per period, the engine's own blocks (choose_blocks with purpose "unwind": no bands, no per-period tax).
     for pm in models:
-        chosen: list = []
-        if rules.min_trade > 0 or rules.max_trades is not None or rules.costs.commission > 0:
-            chosen.append(blocks.TradeIndicators())
-            if rules.min_trade > 0:
-                chosen.append(blocks.MinimumTrade())
-            if rules.max_trades is not None:
-                chosen.append(blocks.MaximumTrades())
-        if rules.whole_shares:
-            chosen.append(blocks.WholeShares())
-        chosen.append(blocks.CashFloors())
-        if rules.wash_sales == "avoid":
-            chosen.append(blocks.WashSales())
-        if rules.contributions_first:
-            chosen.append(blocks.CashSpent())
-        chosen.append(
-            objective.QuadraticTracking()
-            if scenario.objective.tracking == "quadratic"
-            else objective.AbsoluteTracking()
-        )
-        chosen.append(objective.TradingCosts())
-        chosen.append(objective.TurnoverTieBreak())
+        chosen = choose_blocks(pm.data, pm.model.options)
         for block in chosen:
             block.add(pm.model)
 
