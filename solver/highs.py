@@ -1,4 +1,12 @@
-"""Running HiGHS through cvxpy: options, timing, status, and keeping stdout clean."""
+"""Running HiGHS on a cvxpy problem: compile once, start from the LP relaxation, solve, unpack.
+
+cvxpy compiles the problem (`get_problem_data`) and HiGHS is driven directly through highspy, the way
+cvxpy's own interface passes the model (`cvxpy/reductions/solvers/conic_solvers/highs_conif.py`), so
+that the MILP can be given a primal start (`solver.warmstart`) — cvxpy's interface only warm-starts from
+its own cache of an earlier solve. The solution goes back into the cvxpy variables through
+`problem.unpack_results`, as after `problem.solve`. Also here: options, timing, status, and keeping
+stdout clean.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +16,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import cvxpy as cp
 import cvxpy.settings as cvx_status
+import highspy
+import numpy as np
+from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_dict
 
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
+from .warmstart import Start, relaxation_start
 
 DEFAULT_MIP_GAP = 1e-4
 ABSOLUTE_GAP = 1e-3
@@ -50,8 +64,25 @@ def solver_output_off_stdout() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
+class ModelSize:
+    """Rows, columns, nonzeros and discrete columns of a compiled model."""
+
+    rows: int
+    cols: int
+    nonzeros: int
+    binaries: int
+    integers: int
+
+
+@dataclass(frozen=True)
 class SolveOutcome:
-    """What one MILP solve gave: `status` is optimal | time_limit | infeasible | failed."""
+    """What one MILP solve gave: `status` is optimal | time_limit | infeasible | failed.
+
+    seconds: the whole call (cvxpy compile included); solver_seconds: HiGHS's own run time, every run
+    (relaxation, start, MILP) added; compile_seconds: cvxpy's part. `start` says where the plan came
+    from: "rounded" / "rens" (the relaxation start, proven within the gap without running the MILP),
+    "rounded+milp" / "rens+milp" (HiGHS started from it), "milp" (HiGHS alone), "" (no plan).
+    """
 
     status: str
     seconds: float
@@ -59,44 +90,242 @@ class SolveOutcome:
     mip_gap: float | None
     objective: float | None
     message: str = ""
+    compile_seconds: float = 0.0
+    start: str = ""
+    size: ModelSize | None = None
 
     @property
     def has_plan(self) -> bool:
         return self.status in ("optimal", "time_limit")
 
 
-def run_highs(problem: cp.Problem, time_limit: float | None, mip_gap: float = DEFAULT_MIP_GAP) -> SolveOutcome:
-    """Solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap, not an error."""
-    # The tax encoding's HiGHS settings (tighter feasibility, no feasibility-jump heuristic): measured
-    # in solver/tax/encoding.py to keep the encoded tax within cents of the exact one.
-    options: dict[str, object] = {**TAX_HIGHS_OPTIONS, "mip_rel_gap": mip_gap, "mip_abs_gap": ABSOLUTE_GAP, "random_seed": 0}
-    if time_limit is not None:
-        options["time_limit"] = float(max(time_limit, 0.01))
+@dataclass
+class CompiledProblem:
+    """A cvxpy problem compiled for HiGHS: the HighsLp and what maps its solution back."""
+
+    problem: cp.Problem
+    data: dict[str, Any]
+    chain: Any
+    inverse_data: Any
+    lp: highspy.HighsLp
+    binaries: np.ndarray  # column indices
+    integers: np.ndarray  # general integers (whole shares)
+    offset: float  # objective constant: the cvxpy objective is c'x + offset
+    seconds: float
+
+    @property
+    def size(self) -> ModelSize:
+        return ModelSize(
+            rows=int(self.lp.num_row_),
+            cols=int(self.lp.num_col_),
+            nonzeros=int(self.data[cvx_status.A].nnz),
+            binaries=len(self.binaries),
+            integers=len(self.integers),
+        )
+
+    @property
+    def is_mip(self) -> bool:
+        return bool(len(self.binaries) or len(self.integers))
+
+    def columns(self, variable: cp.Variable) -> np.ndarray:
+        """The HiGHS columns of a cvxpy variable (column-major, as cvxpy stacks them)."""
+        first = self.data[cvx_status.PARAM_PROB].var_id_to_col[variable.id]
+        return np.arange(first, first + variable.size)
+
+
+def compile_problem(problem: cp.Problem) -> CompiledProblem:
+    """cvxpy's compile to a HighsLp, as its HiGHS interface does (rows: equalities, then ≤ rows).
+
+    The objective constant goes into the HighsLp's offset, so that HiGHS's gap is the gap of the
+    objective the caller sees.
+    """
     start = time.perf_counter()
+    data, chain, inverse_data = problem.get_problem_data(cp.HIGHS)
+    inf = highspy.kHighsInf
+    dims = dims_to_solver_dict(data[cvx_status.DIMS])
+    matrix = data[cvx_status.A].tocsc()
+    upper = np.asarray(data[cvx_status.B], dtype=float)
+    equalities = dims[cvx_status.EQ_DIM]
+    lp = highspy.HighsLp()
+    lp.num_col_ = matrix.shape[1]
+    lp.num_row_ = matrix.shape[0]
+    offset = float(inverse_data[-1][cvx_status.OFFSET])
+    lp.offset_ = offset
+    lp.col_cost_ = np.asarray(data[cvx_status.C], dtype=float)
+    lp.row_lower_ = np.concatenate([upper[:equalities], np.full(len(upper) - equalities, -inf)])
+    lp.row_upper_ = upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    n = matrix.shape[1]
+    lower_bounds, upper_bounds = data[cvx_status.LOWER_BOUNDS], data[cvx_status.UPPER_BOUNDS]
+    col_lower = np.full(n, -inf) if lower_bounds is None else np.asarray(lower_bounds, dtype=float).copy()
+    col_upper = np.full(n, inf) if upper_bounds is None else np.asarray(upper_bounds, dtype=float).copy()
+    binaries = np.asarray(data[cvx_status.BOOL_IDX], dtype=np.int64)
+    integers = np.asarray(data[cvx_status.INT_IDX], dtype=np.int64)
+    col_lower[binaries] = np.maximum(col_lower[binaries], 0.0)
+    col_upper[binaries] = np.minimum(col_upper[binaries], 1.0)
+    if len(binaries) or len(integers):
+        kinds = np.full(n, highspy.HighsVarType.kContinuous)
+        kinds[binaries] = highspy.HighsVarType.kInteger
+        kinds[integers] = highspy.HighsVarType.kInteger
+        lp.integrality_ = list(kinds)
+    lp.col_lower_ = col_lower
+    lp.col_upper_ = col_upper
+    return CompiledProblem(
+        problem, data, chain, inverse_data, lp, binaries, integers, offset, time.perf_counter() - start
+    )
+
+
+def highs_options(mip_gap: float) -> dict[str, object]:
+    """Options of every HiGHS run on a rebalance model.
+
+    The tax encoding's settings (tighter feasibility, no feasibility-jump heuristic) were measured in
+    solver/tax/encoding.py to keep the encoded tax within cents of the exact one.
+    """
+    verbose = bool(os.environ.get(SOLVER_LOG_ENV))
+    return {
+        **TAX_HIGHS_OPTIONS,
+        "mip_rel_gap": mip_gap,
+        "mip_abs_gap": ABSOLUTE_GAP,
+        "random_seed": 0,
+        "output_flag": verbose,
+    }
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """HiGHS's gap: |objective − bound| / |objective| (0 when both are 0, inf when only the objective is)."""
+    if objective == 0.0:
+        return 0.0 if bound == 0.0 else float("inf")
+    return abs(objective - bound) / abs(objective)
+
+
+def within_gap(objective: float | None, bound: float | None, mip_gap: float) -> bool:
+    """HiGHS's stopping rule: objective − bound within the relative gap or the absolute gap (a dollar)."""
+    if objective is None or bound is None:
+        return False
+    return objective - bound <= max(ABSOLUTE_GAP, mip_gap * abs(objective))
+
+
+def run_highs(
+    problem: cp.Problem, time_limit: float | None, mip_gap: float = DEFAULT_MIP_GAP, warm_start: bool = True
+) -> SolveOutcome:
+    """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
+
+    `warm_start=False` skips the relaxation start (plain HiGHS on the MILP: for measurements).
+    """
+    start = time.perf_counter()
+    deadline = None if time_limit is None else start + max(time_limit, 0.01)
     try:
         with solver_output_off_stdout():
-            problem.solve(solver=cp.HIGHS, verbose=bool(os.environ.get(SOLVER_LOG_ENV)), **options)
-    except cp.error.SolverError as exc:
+            compiled = compile_problem(problem)
+            outcome = solve_compiled(compiled, deadline, mip_gap, warm_start)
+    except (cp.error.SolverError, ValueError) as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
-    seconds = time.perf_counter() - start
-    stats = problem.solver_stats
-    solver_seconds = float(stats.solve_time or 0.0) if stats is not None else 0.0
-    info = stats.extra_stats if stats is not None else None
-    gap = getattr(info, "mip_gap", None) if info is not None else None
-    gap = None if gap is None or gap != gap or gap > 1e30 else max(0.0, float(gap))
-    status = problem.status
-    if status == cvx_status.OPTIMAL:
-        return SolveOutcome("optimal", seconds, solver_seconds, gap, problem.value)
-    if (
-        status in (cvx_status.USER_LIMIT, cvx_status.OPTIMAL_INACCURATE)
-        and problem.value is not None
-        and problem.value < 1e30
-    ):
-        return SolveOutcome("time_limit", seconds, solver_seconds, gap, problem.value)
-    if status in (
-        cvx_status.INFEASIBLE,
-        cvx_status.INFEASIBLE_INACCURATE,
-        cvx_status.INFEASIBLE_OR_UNBOUNDED,
-    ):
-        return SolveOutcome("infeasible", seconds, solver_seconds, gap, None)
-    return SolveOutcome("failed", seconds, solver_seconds, gap, None, f"solver status {status}")
+    return _replace_seconds(outcome, time.perf_counter() - start)
+
+
+def _replace_seconds(outcome: SolveOutcome, seconds: float) -> SolveOutcome:
+    return SolveOutcome(**{**outcome.__dict__, "seconds": seconds})
+
+
+def solve_compiled(
+    compiled: CompiledProblem, deadline: float | None, mip_gap: float = DEFAULT_MIP_GAP, warm_start: bool = True
+) -> SolveOutcome:
+    """Solve a compiled problem (the caller keeps stdout safe); fills the cvxpy variables when a plan exists.
+
+    A MILP first gets its relaxation start; a start within the gap of the relaxation's bound is the
+    answer (status optimal, no MILP run). Otherwise HiGHS solves the MILP from that start. If HiGHS then
+    stops without a plan of its own (time, or a failed final check) the start is returned, with its gap.
+    """
+    options = highs_options(mip_gap)
+    common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
+    start = Start("none")
+    if compiled.is_mip and warm_start:
+        start = relaxation_start(compiled.lp, compiled.binaries, compiled.integers, options, deadline)
+        if start.status == "infeasible":
+            message = "the LP relaxation is infeasible"
+            return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
+        if start.status == "found" and within_gap(start.objective, start.bound, mip_gap):
+            return _start_outcome(compiled, start, start.seconds, mip_gap, "", common)
+    h = highspy.Highs()
+    for name, value in options.items():
+        h.setOptionValue(name, value)
+    h.passModel(compiled.lp)
+    if start.solution is not None:
+        point = highspy.HighsSolution()
+        point.col_value = start.solution
+        point.value_valid = True
+        h.setSolution(point)
+    h.setOptionValue("time_limit", float(highspy.kHighsInf if deadline is None else _left(deadline)))
+    h.run()
+    seconds = start.seconds + h.getRunTime()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    origin = f"{start.method}+milp" if start.method else "milp"
+    if status == highspy.HighsModelStatus.kOptimal or (status in _LIMITS and info.primal_solution_status == 2):
+        value = float(info.objective_function_value)
+        gap = 0.0
+        if compiled.is_mip:
+            bound = float(info.mip_dual_bound)
+            gap = relative_gap(value, bound if start.bound is None else max(bound, start.bound))
+        objective = _unpack(compiled, np.asarray(h.getSolution().col_value, dtype=float), value, seconds, h)
+        label = "optimal" if status == highspy.HighsModelStatus.kOptimal else "time_limit"
+        return SolveOutcome(label, 0.0, seconds, gap, objective, start=origin, **common)
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return SolveOutcome("infeasible", 0.0, seconds, None, None, **common)
+    if start.status == "found":
+        return _start_outcome(compiled, start, seconds, mip_gap, f"HiGHS stopped with {status.name}", common)
+    message = "no plan found within the time limit" if status in _LIMITS else f"HiGHS status {status.name}"
+    return SolveOutcome("failed", 0.0, seconds, None, None, message, **common)
+
+
+def _left(deadline: float) -> float:
+    return max(0.01, deadline - time.perf_counter())
+
+
+def _start_outcome(
+    compiled: CompiledProblem, start: Start, seconds: float, mip_gap: float, message: str, common: dict[str, Any]
+) -> SolveOutcome:
+    """The relaxation start as the answer: optimal when within the gap of the relaxation's bound."""
+    assert start.solution is not None and start.objective is not None and start.bound is not None
+    gap = relative_gap(start.objective, start.bound)
+    objective = _unpack(compiled, start.solution, start.objective, seconds)
+    label = "optimal" if within_gap(start.objective, start.bound, mip_gap) else "time_limit"
+    return SolveOutcome(label, 0.0, seconds, gap, objective, message, start=start.method, **common)
+
+
+_LIMITS = (
+    highspy.HighsModelStatus.kTimeLimit,
+    highspy.HighsModelStatus.kIterationLimit,
+    highspy.HighsModelStatus.kSolutionLimit,
+    highspy.HighsModelStatus.kInterrupt,
+)
+
+
+def _unpack(
+    compiled: CompiledProblem, values: np.ndarray, objective: float, seconds: float, h: highspy.Highs | None = None
+) -> float | None:
+    """Put a HiGHS point into the cvxpy variables (cvxpy's own inversion); the problem's value.
+
+    `objective` includes the offset; cvxpy adds its offset itself, so it is given the value without.
+    Duals are unpacked only for a pure LP solved by `h`.
+    """
+    iterations = {
+        key: 0
+        for key in (
+            "ipm_iteration_count",
+            "crossover_iteration_count",
+            "pdlp_iteration_count",
+            "qp_iteration_count",
+            "simplex_iteration_count",
+        )
+    }
+    info = SimpleNamespace(objective_function_value=objective - compiled.offset, mip_gap=None, **iterations)
+    solution: Any = SimpleNamespace(col_value=values)
+    if not compiled.is_mip and h is not None:
+        solution = h.getSolution()
+    results = {"solution": solution, "info": info, "model_status": "kOptimal", "run_time": seconds}
+    compiled.problem.unpack_results(results, compiled.chain, compiled.inverse_data)
+    return compiled.problem.value
