@@ -263,8 +263,11 @@ def build_data(scenario: Scenario) -> RebalanceData:
         for j, u in enumerate(units):
             if u.taxable and unit_gain_ratio[j] < 0 and unit_value[j] > 0:
                 loss_units.setdefault(scenario.wash_group(u.security), []).append(j)
+        buys_by_group: dict[str, list[int]] = {}  # one pass: a scan per group was 0.3 s at 450 groups
+        for b, s in enumerate(buy_slots):
+            buys_by_group.setdefault(scenario.wash_group(s.security), []).append(b)
         for group, members in loss_units.items():
-            buys = [b for b, s in enumerate(buy_slots) if scenario.wash_group(s.security) == group]
+            buys = buys_by_group.get(group, [])
             if buys:
                 wash_groups[group] = (members, buys)
 
