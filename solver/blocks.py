@@ -40,14 +40,14 @@ class TradeIndicators:
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, model.sell_trade))
         if len(d.buy_slots):
             model.constraints.append(model.buy <= cp.multiply(model.buy_limit, model.buy_trade))
-        if self.allow_round_trips:
-            return
-        # Never both sides of one security in one account (a round trip only costs).
+        # Never both sides of one security in one account (a round trip only costs), except a gain harvest
+        # in a taxable account at year end (selling a gain lot and buying it back steps the basis up).
         buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
+        taxable = {a.id for a in d.scenario.accounts if not a.tax_advantaged}
         pairs = [
             (i, buy_index[(s.account, s.security)])
             for i, s in enumerate(d.sell_slots)
-            if (s.account, s.security) in buy_index
+            if (s.account, s.security) in buy_index and not (self.allow_round_trips and s.account in taxable)
         ]
         if pairs:
             sells, buys = zip(*pairs, strict=True)

@@ -70,8 +70,11 @@ def _round_slot(shares: list[tuple[int, float, float]], total: float) -> list[Un
     return [UnitSale(u, r) for u, r, _ in rounded if r > 0]
 
 
-def net_round_trips(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cancel selling and buying the same security in the same account.
+def net_round_trips(
+    data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, keep_taxable: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cancel selling and buying the same security in the same account (`keep_taxable`: not in taxable
+    accounts, where year-end planning harvests gains that way).
 
     Such a pair changes nothing in the allocation and only costs spread (or, in a taxable account,
     realizes gains: loss lots can't pair with a purchase, the wash-sale block forbids it). A solver may
@@ -82,9 +85,10 @@ def net_round_trips(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) 
     buy_k = buy_k.copy()
     buy_index = {(slot.account, slot.security): b for b, slot in enumerate(data.buy_slots)}
     slot_units = data.unit_to_sell_slot.tolil().rows
+    taxable = {a.id for a in data.scenario.accounts if not a.tax_advantaged}
     for slot, info in enumerate(data.sell_slots):
         b = buy_index.get((info.account, info.security))
-        if b is None:
+        if b is None or (keep_taxable and info.account in taxable):
             continue
         units = list(slot_units[slot])
         overlap = min(float(buy_k[b]), float(sell_k[units].sum()))
@@ -103,10 +107,10 @@ def net_round_trips(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray) 
 def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, net: bool = True) -> list[Trade]:
     """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales.
 
-    `net=False` keeps a sale and purchase of one security in one account (year-end gain harvesting).
+    `net=False` keeps a sale and purchase of one security in one taxable account (year-end gain
+    harvesting); in tax-advantaged accounts a round trip is always cancelled.
     """
-    if net:
-        sell_k, buy_k = net_round_trips(data, sell_k, buy_k)
+    sell_k, buy_k = net_round_trips(data, sell_k, buy_k, keep_taxable=not net)
     s = data.scenario
     whole = s.rules.whole_shares
     costs = s.rules.costs
