@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import household  # noqa: E402
+from synthetic import household
 
-from rebal_opt.models.loading import parse_scenario  # noqa: E402
-from rebal_opt.models.scenario import Scenario  # noqa: E402
-from rebal_opt.solver.engine import solve  # noqa: E402
-from rebal_opt.solver.frontier import FRONTIER_POINTS, frontier  # noqa: E402
+from rebal_opt.models.loading import parse_scenario
+from rebal_opt.models.scenario import Scenario
+from rebal_opt.solver.engine import solve
+from rebal_opt.solver.frontier import FRONTIER_POINTS, frontier
 
 
 def taxable_household(securities: int, lots: int, seed: int) -> Scenario:

@@ -32,7 +32,8 @@ def household(n_securities: int, n_lots: int, seed: int = 0, as_of: dt.date = dt
             entry["wash_group"] = f"G{i:03d}"
         securities[ticker] = entry
     # Drift: overweight equity classes in the taxable account.
-    weights = np.array([3.0 if c.endswith("equity") else 1.0 for c in (classes[i % len(classes)] for i in range(n_securities))])
+    security_classes = (classes[i % len(classes)] for i in range(n_securities))
+    weights = np.array([3.0 if c.endswith("equity") else 1.0 for c in security_classes])
     weights /= weights.sum()
     lots = []
     for k in range(n_lots):
