@@ -89,13 +89,20 @@ def frontier(
     solved: dict[int, FrontierPoint] = {}
     runs = [0]
 
+    values: dict[int, list] = {}  # each solved point's variable values: the start for its neighbours
+
     def point(i: int) -> FrontierPoint:
         if i in solved:
             return solved[i]
+        if values:
+            nearest = min(values, key=lambda k: abs(k - i))
+            for variable, value in zip(built.problem.variables(), values[nearest], strict=True):
+                variable.value = value
         parameter.value = weights[i]
         # The parameter changes only the objective: cvxpy re-applies it to the cached compilation (DPP).
-        outcome = run_highs(built.problem, time_limit, mip_gap)
+        outcome = run_highs(built.problem, time_limit, mip_gap, reuse_values=bool(values))
         runs[0] += 1
+        values[i] = [variable.value for variable in built.problem.variables()]
         model = built.model
         if not outcome.has_plan or model.sell.value is None or model.buy.value is None:
             raise SolverFailure(f"the frontier point at tax_weight {weights[i]} has no plan ({outcome.status})")

@@ -209,18 +209,25 @@ def within_gap(objective: float | None, bound: float | None, mip_gap: float) -> 
 
 
 def run_highs(
-    problem: cp.Problem, time_limit: float | None, mip_gap: float = DEFAULT_MIP_GAP, warm_start: bool = True
+    problem: cp.Problem,
+    time_limit: float | None,
+    mip_gap: float = DEFAULT_MIP_GAP,
+    warm_start: bool = True,
+    reuse_values: bool = False,
 ) -> SolveOutcome:
     """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
 
     `warm_start=False` skips the relaxation start (plain HiGHS on the MILP: for measurements).
+    `reuse_values=True` also offers the variables' current values as a start: a re-solve of the same
+    problem after a parameter changed only the objective (the frontier) starts from the last plan.
     """
     start = time.perf_counter()
     deadline = None if time_limit is None else start + max(time_limit, 0.01)
     try:
         with solver_output_off_stdout():
             compiled = compile_problem(problem)
-            outcome = solve_compiled(compiled, deadline, mip_gap, warm_start)
+            prior = current_point(compiled) if reuse_values else None
+            outcome = solve_compiled(compiled, deadline, mip_gap, warm_start, prior)
     except (cp.error.SolverError, ValueError) as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
     return _replace_seconds(outcome, time.perf_counter() - start)
@@ -230,8 +237,42 @@ def _replace_seconds(outcome: SolveOutcome, seconds: float) -> SolveOutcome:
     return SolveOutcome(**{**outcome.__dict__, "seconds": seconds})
 
 
+def current_point(compiled: CompiledProblem) -> np.ndarray | None:
+    """The problem's variables' current values as a HiGHS column vector, or None if any has no value."""
+    point = np.zeros(int(compiled.lp.num_col_))
+    for variable in compiled.problem.variables():
+        if variable.value is None:
+            return None
+        point[compiled.columns(variable)] = np.asarray(variable.value, dtype=float).flatten(order="F")
+    return point
+
+
+def _with_prior(compiled: CompiledProblem, start: Start, prior: np.ndarray | None) -> Start:
+    """The better of the relaxation start and a prior feasible point (same constraints, new objective)."""
+    if prior is None:
+        return start
+    value = float(np.asarray(compiled.lp.col_cost_) @ prior) + compiled.offset
+    if start.status == "found" and start.objective is not None and start.objective <= value:
+        return start
+    if start.status not in ("found", "bound"):
+        return start
+    return Start(
+        "found",
+        bound=start.bound,
+        solution=prior,
+        objective=value,
+        method="prior",
+        seconds=start.seconds,
+        runs=start.runs,
+    )
+
+
 def solve_compiled(
-    compiled: CompiledProblem, deadline: float | None, mip_gap: float = DEFAULT_MIP_GAP, warm_start: bool = True
+    compiled: CompiledProblem,
+    deadline: float | None,
+    mip_gap: float = DEFAULT_MIP_GAP,
+    warm_start: bool = True,
+    prior: np.ndarray | None = None,
 ) -> SolveOutcome:
     """Solve a compiled problem (the caller keeps stdout safe); fills the cvxpy variables when a plan exists.
 
@@ -244,6 +285,7 @@ def solve_compiled(
     start = Start("none")
     if compiled.is_mip and warm_start:
         start = relaxation_start(compiled.lp, compiled.binaries, compiled.integers, options, deadline)
+        start = _with_prior(compiled, start, prior)
         if start.status == "infeasible":
             message = "the LP relaxation is infeasible"
             return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
