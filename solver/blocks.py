@@ -59,7 +59,8 @@ class MinimumTrade:
     """Semi-continuous trades: each trade is 0 or at least `rules.min_trade` dollars.
 
     amount ≥ min_trade·z (z from TradeIndicators). A position worth less than min_trade can still be
-    sold whole (the bound is lowered to its value), so small leftovers are not stuck.
+    sold whole (the bound is lowered to its value), so small leftovers are not stuck; a purchase is
+    never smaller than min_trade.
     """
 
     name: str = "rules.min_trade"
@@ -72,7 +73,7 @@ class MinimumTrade:
             sell_cap = d.unit_to_sell_slot @ d.unit_value
             model.constraints.append(model.sell_by_slot >= cp.multiply(np.minimum(floor, sell_cap), model.sell_trade))
         if len(d.buy_slots):
-            model.constraints.append(model.buy >= cp.multiply(np.minimum(floor, model.buy_limit), model.buy_trade))
+            model.constraints.append(model.buy >= floor * model.buy_trade)
 
 
 @dataclass
@@ -239,9 +240,10 @@ class CashSpent:
                 grain = max(d.buy_slot_price[buyable]) if rules.whole_shares else 0.0
                 slack += max(rules.min_trade, grain) / SCALE
         cash_class = d.classes.index(CASH_CLASS)
-        # A dollar in hand: shares and cents rounded after the solve move idle cash and the cash target by
-        # a few cents, and the verifier checks the rounded plan against this very rule.
-        floors = float(d.min_cash.sum()) + slack - ROUNDING_MARGIN
+        # A dollar of the slack in hand: shares and cents rounded after the solve move idle cash and the
+        # cash target by a few cents, and the verifier checks the rounded plan against this very rule
+        # (with no slack, plan.settle_cash spends the cents rounding leaves).
+        floors = float(d.min_cash.sum()) + max(0.0, slack - ROUNDING_MARGIN)
         if d.target[cash_class] <= 0:
             model.constraints.append(cp.sum(cash_after) <= floors)
             return

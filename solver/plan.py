@@ -232,7 +232,36 @@ def keep_cash_floors(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
         else:
             i = min(buys, key=lambda k: out[k].amount)
             out[i] = _priced(out[i], 0.0, scenario)
-    return [t for t in out if t.shares > 0]
+    out = [t for t in out if t.shares > 0]
+    return spend_rounding_cents(scenario, out)
+
+
+def spend_rounding_cents(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
+    """With fractional shares and contributions first, put back to work the cents that rounding left idle.
+
+    When sales are needed the solver leaves no new cash idle; rounding shares and amounts can leave a few
+    cents, which the largest purchase in that account takes (in millionths of a share).
+    """
+    rules = scenario.rules
+    if rules.whole_shares or not rules.contributions_first or not any(t.action == "sell" for t in trades):
+        return trades
+    _, cash = state_after(scenario, trades)
+    out = list(trades)
+    for account in scenario.accounts:
+        excess = round(cash[account.id] - account.min_cash, 2)
+        buys = [i for i, t in enumerate(out) if t.account == account.id and t.action == "buy"]
+        if not buys or not 0.0 < excess < 1.0:
+            continue
+        i = max(buys, key=lambda k: out[k].amount)
+        # The largest whole number of cents the purchase can grow by and keep the floor (its cost too).
+        for cents in range(round(excess * 100), 0, -1):
+            shares = round((out[i].amount + cents / 100) / out[i].price, SHARE_DECIMALS)
+            candidate = _priced(out[i], shares, scenario)
+            spent = (candidate.amount - out[i].amount) + (candidate.cost - out[i].cost)
+            if spent <= excess + 1e-9:
+                out[i] = candidate
+                break
+    return out
 
 
 def state_after(scenario: Scenario, trades: list[Trade]) -> tuple[dict[PositionKey, float], dict[str, float]]:

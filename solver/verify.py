@@ -584,16 +584,25 @@ def check_whole_shares(p: _Plan) -> Iterator[Violation]:
 
 
 def check_min_trade(p: _Plan) -> Iterator[Violation]:
-    """rules.min_trade: every trade is worth at least min_trade dollars."""
+    """rules.min_trade: every trade is worth at least min_trade dollars — except the sale of a whole
+    position worth less (else a small leftover could never be sold)."""
     minimum = p.s.rules.min_trade
     for trade in p.trades:
         value = p.value(trade)
+        if trade.action == "sell" and abs(trade.shares - _held(p, trade.account, trade.security)) <= SHARE_TOL:
+            continue
         if value < minimum - p.tol:
             yield Violation(
                 "min_trade",
                 f"{trade.action} {_shares(trade.shares)} {trade.security} in "
                 f"{trade.account} is worth {_money(value)}; rules.min_trade is {_money(minimum)}",
             )
+
+
+def _held(p: _Plan, account_id: str, ticker: str) -> float:
+    """Shares of a security in an account before the plan (lots and holdings)."""
+    account = p.accounts[account_id]
+    return sum(lot.shares for lot in account.lots if lot.security == ticker) + account.holdings.get(ticker, 0.0)
 
 
 def check_max_trades(p: _Plan) -> Iterator[Violation]:
@@ -891,11 +900,17 @@ def check_tax_engine(p: _Plan) -> Iterator[Violation]:
 
 
 def _recent_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
-    """(date, account, security) of recent buys in the group within the 30 days up to as_of."""
+    """(date, account, security) of recent buys in the group within the 30 days up to as_of: the
+    recent trades, and lots acquired in that window (a lot is a purchase even when it is not listed
+    among recent_trades)."""
     earliest = p.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
     for t in p.s.recent_trades:
         if t.action == "buy" and p.group(t.security) == group and earliest <= t.date <= p.s.as_of:
             yield t.date, t.account, t.security
+    for account in p.s.accounts:
+        for lot in account.lots:
+            if p.group(lot.security) == group and earliest <= lot.acquired <= p.s.as_of:
+                yield lot.acquired, account.id, lot.security
 
 
 def _planned_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
