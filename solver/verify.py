@@ -221,6 +221,28 @@ class _Plan:
         self.sells = [t for t in self.trades if t.action == "sell"]
         self.buys = [t for t in self.trades if t.action == "buy"]
 
+    @cached_property
+    def held(self) -> dict[tuple[str, str], float]:
+        """Shares per (account, security) before the plan: lots and holdings."""
+        shares: dict[tuple[str, str], float] = defaultdict(float)
+        for account in self.s.accounts:
+            for lot in account.lots:
+                shares[(account.id, lot.security)] += lot.shares
+            for ticker, n in account.holdings.items():
+                shares[(account.id, ticker)] += n
+        return dict(shares)
+
+    @cached_property
+    def recent_lots(self) -> dict[str, list[tuple[dt.date, str, str]]]:
+        """Per wash group, (acquired, account, security) of lots bought in the 30 days up to as_of."""
+        earliest = self.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
+        out: dict[str, list[tuple[dt.date, str, str]]] = defaultdict(list)
+        for account in self.s.accounts:
+            for lot in account.lots:
+                if earliest <= lot.acquired <= self.s.as_of:
+                    out[self.group(lot.security)].append((lot.acquired, account.id, lot.security))
+        return dict(out)
+
     def price(self, ticker: str) -> float:
         return self.s.securities[ticker].price
 
@@ -601,8 +623,7 @@ def check_min_trade(p: _Plan) -> Iterator[Violation]:
 
 def _held(p: _Plan, account_id: str, ticker: str) -> float:
     """Shares of a security in an account before the plan (lots and holdings)."""
-    account = p.accounts[account_id]
-    return sum(lot.shares for lot in account.lots if lot.security == ticker) + account.holdings.get(ticker, 0.0)
+    return p.held.get((account_id, ticker), 0.0)
 
 
 def check_max_trades(p: _Plan) -> Iterator[Violation]:
@@ -907,10 +928,7 @@ def _recent_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
     for t in p.s.recent_trades:
         if t.action == "buy" and p.group(t.security) == group and earliest <= t.date <= p.s.as_of:
             yield t.date, t.account, t.security
-    for account in p.s.accounts:
-        for lot in account.lots:
-            if p.group(lot.security) == group and earliest <= lot.acquired <= p.s.as_of:
-                yield lot.acquired, account.id, lot.security
+    yield from p.recent_lots.get(group, [])
 
 
 def _planned_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
