@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rebal_opt.models.scenario import CASH_CLASS, Bands, Scenario
 
 PositionKey = tuple[str, str]  # (account id, security)
+BAND_TOLERANCE = 1e-6
 
 
 def band_limits(target: float, bands: Bands) -> tuple[float, float]:
@@ -76,8 +77,9 @@ class ClassWeight:
 
     @property
     def in_band(self) -> bool:
-        # A hair of tolerance so that a plan landing exactly on a band edge counts as inside.
-        return self.low - 1e-9 <= self.weight <= self.high + 1e-9
+        # A millionth of weight of tolerance ($1 per $1M): a plan the solver put exactly on a band edge can
+        # land a hair outside once its shares are rounded, and still counts as inside (as in the verifier).
+        return self.low - BAND_TOLERANCE <= self.weight <= self.high + BAND_TOLERANCE
 
 
 def allocation(scenario: Scenario, values: dict[str, float]) -> dict[str, ClassWeight]:
