@@ -204,7 +204,13 @@ def solve(
     model = phases.built.model
     outcome, log = phases.outcome, phases.log
     assert model.sell.value is not None and model.buy.value is not None
-    trades = extract_trades(model.data, model.sell.value, model.buy.value, net=purpose == "rebalance")
+    trades = extract_trades(
+        model.data,
+        model.sell.value,
+        model.buy.value,
+        net=purpose == "rebalance",
+        intended_cash_k=model.cash_after().value,
+    )
     gap_dollars = None
     if outcome.mip_gap is not None and outcome.objective is not None:
         gap_dollars = round(outcome.mip_gap * abs(outcome.objective) * SCALE, 2)

@@ -106,7 +106,7 @@ def frontier(
         model = built.model
         if not outcome.has_plan or model.sell.value is None or model.buy.value is None:
             raise SolverFailure(f"the frontier point at tax_weight {weights[i]} has no plan ({outcome.status})")
-        trades = extract_trades(model.data, model.sell.value, model.buy.value)
+        trades = extract_trades(model.data, model.sell.value, model.buy.value, intended_cash_k=model.cash_after().value)
         info = SolverInfo(
             status=outcome.status,
             seconds=round(outcome.seconds, 3),

@@ -104,12 +104,24 @@ def net_round_trips(
     return sell_k, buy_k
 
 
-def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, net: bool = True) -> list[Trade]:
+def extract_trades(
+    data: RebalanceData,
+    sell_k: np.ndarray,
+    buy_k: np.ndarray,
+    net: bool = True,
+    intended_cash_k: np.ndarray | None = None,
+) -> list[Trade]:
     """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales.
 
     `net=False` keeps a sale and purchase of one security in one taxable account (year-end gain
-    harvesting); in tax-advantaged accounts a round trip is always cancelled.
+    harvesting); in tax-advantaged accounts a round trip is always cancelled. `intended_cash_k` is the
+    solver's ending cash per account (k$): what rounding leaves beyond it is spent (spend_rounding_cents).
     """
+    intended_cash = (
+        None
+        if intended_cash_k is None
+        else {a: float(v) * SCALE for a, v in zip(data.accounts, intended_cash_k, strict=True)}
+    )
     sell_k, buy_k = net_round_trips(data, sell_k, buy_k, keep_taxable=not net)
     s = data.scenario
     whole = s.rules.whole_shares
@@ -185,7 +197,7 @@ def extract_trades(data: RebalanceData, sell_k: np.ndarray, buy_k: np.ndarray, n
         )
     account_order = {a: i for i, a in enumerate(data.accounts)}
     trades.sort(key=lambda t: (account_order[t.account], t.action != "sell", t.security))
-    return keep_cash_floors(s, trades)
+    return keep_cash_floors(s, trades, intended_cash)
 
 
 def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
@@ -200,7 +212,9 @@ def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
     )
 
 
-def keep_cash_floors(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
+def keep_cash_floors(
+    scenario: Scenario, trades: list[Trade], intended_cash: dict[str, float] | None = None
+) -> list[Trade]:
     """Trim purchases where rounding to shares and cents left an account a few cents under its floor.
 
     The solver keeps every floor exactly; amounts and costs rounded to the cent can still add up to a cent
@@ -233,14 +247,18 @@ def keep_cash_floors(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
             i = min(buys, key=lambda k: out[k].amount)
             out[i] = _priced(out[i], 0.0, scenario)
     out = [t for t in out if t.shares > 0]
-    return spend_rounding_cents(scenario, out)
+    return spend_rounding_cents(scenario, out, intended_cash)
 
 
-def spend_rounding_cents(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
+def spend_rounding_cents(
+    scenario: Scenario, trades: list[Trade], intended_cash: dict[str, float] | None = None
+) -> list[Trade]:
     """With fractional shares and contributions first, put back to work the cents that rounding left idle.
 
-    When sales are needed the solver leaves no new cash idle; rounding shares and amounts can leave a few
-    cents, which the largest purchase in that account takes (in millionths of a share).
+    When sales are needed the solver leaves no new cash idle beyond what the rules allow; rounding shares
+    and amounts can leave a few cents more than the solver's plan kept (`intended_cash`, dollars per
+    account; without it, the floor), which the largest purchase in that account takes (in millionths of a
+    share). Cash the plan meant to keep (e.g. for the cash target) is left alone.
     """
     rules = scenario.rules
     if rules.whole_shares or not rules.contributions_first or not any(t.action == "sell" for t in trades):
@@ -248,9 +266,10 @@ def spend_rounding_cents(scenario: Scenario, trades: list[Trade]) -> list[Trade]
     _, cash = state_after(scenario, trades)
     out = list(trades)
     for account in scenario.accounts:
-        excess = round(cash[account.id] - account.min_cash, 2)
+        keep = account.min_cash if intended_cash is None else max(account.min_cash, intended_cash[account.id])
+        excess = round(cash[account.id] - keep, 2)
         buys = [i for i, t in enumerate(out) if t.account == account.id and t.action == "buy"]
-        if not buys or not 0.0 < excess < 1.0:
+        if not buys or not 0.0 < excess < 1.0:  # cents, not cash the plan meant to leave
             continue
         i = max(buys, key=lambda k: out[k].amount)
         # The largest whole number of cents the purchase can grow by and keep the floor (its cost too).

@@ -446,7 +446,11 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
     gifts = []
     for pm in models:
         assert pm.model.sell.value is not None and pm.model.buy.value is not None
-        trades.append(extract_trades(pm.data, pm.model.sell.value, pm.model.buy.value))
+        trades.append(
+            extract_trades(
+                pm.data, pm.model.sell.value, pm.model.buy.value, intended_cash_k=pm.model.cash_after().value
+            )
+        )
         shares: dict[str, float] = {}
         if pm.gift_shares is not None and pm.gift_shares.value is not None:
             for g, lid in enumerate(pm.gift_lots):
