@@ -125,7 +125,6 @@ def extract_trades(
     sell_k, buy_k = net_round_trips(data, sell_k, buy_k, keep_taxable=not net)
     s = data.scenario
     whole = s.rules.whole_shares
-    costs = s.rules.costs
     trades: list[Trade] = []
     by_slot: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
     # Each unit (column) belongs to exactly one slot (row): the CSC row indices, in column order.
@@ -173,7 +172,7 @@ def extract_trades(
                 price=price,
                 amount=amount,
                 lots=lots,
-                cost=round(costs.commission + costs.spread_bps / 10_000 * amount, 2),
+                cost=trade_cost(s, amount),
             )
         )
     for b, info in enumerate(data.buy_slots):
@@ -192,7 +191,7 @@ def extract_trades(
                 shares=shares,
                 price=price,
                 amount=amount,
-                cost=round(costs.commission + costs.spread_bps / 10_000 * amount, 2),
+                cost=trade_cost(s, amount),
             )
         )
     account_order = {a: i for i, a in enumerate(data.accounts)}
@@ -200,16 +199,16 @@ def extract_trades(
     return keep_cash_floors(s, trades, intended_cash)
 
 
-def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
+def trade_cost(scenario: Scenario, amount: float) -> float:
+    """Commission plus spread on a trade of `amount` dollars, to the cent."""
     costs = scenario.rules.costs
+    return round(costs.commission + costs.spread_bps / 10_000 * amount, 2)
+
+
+def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
+    """The trade resized to `shares`, its amount and cost recomputed."""
     amount = round(shares * trade.price, 2)
-    return trade.model_copy(
-        update={
-            "shares": shares,
-            "amount": amount,
-            "cost": round(costs.commission + costs.spread_bps / 10_000 * amount, 2),
-        }
-    )
+    return trade.model_copy(update={"shares": shares, "amount": amount, "cost": trade_cost(scenario, amount)})
 
 
 def keep_cash_floors(
