@@ -58,7 +58,8 @@ def main() -> None:
     print(f"{FRONTIER_POINTS}-point frontier: {sweep:.3f} s = {sweep / single:.2f} single solves (target <= 5)")
     assert shape is not None
     distinct = len({(round(p.tax_due, 2), round(p.tracking_error, 8)) for p in shape.points})
-    print(f"distinct plans on the curve: {distinct}")
+    print(f"distinct plans on the curve: {distinct}; MILP solves: {shape.solves} (the phase's included); "
+          f"weights solved: {sum(1 for p in shape.points if p.result.solver.solves)}")
     for p in shape.points:
         print(f"  tax_weight {p.tax_weight:8.4f}  tax due {p.result.tax.due_to_trades:12,.2f}  "
               f"tracking error {p.tracking_error:.5f}")

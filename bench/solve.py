@@ -89,8 +89,10 @@ class Recorder:
         self._original = engine.run_highs
 
     def __enter__(self) -> Recorder:
-        def recording(problem: Any, time_limit: float | None, mip_gap: float = highs.DEFAULT_MIP_GAP) -> Any:
-            outcome = self._original(problem, time_limit, mip_gap, warm_start=self.warm_start)
+        def recording(
+            problem: Any, time_limit: float | None, mip_gap: float = highs.DEFAULT_MIP_GAP, **options: Any
+        ) -> Any:
+            outcome = self._original(problem, time_limit, mip_gap, **{**options, "warm_start": self.warm_start})
             self.outcomes.append(outcome)
             return outcome
 

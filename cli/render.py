@@ -339,17 +339,28 @@ def print_unwind(result: UnwindResult) -> None:
 def print_frontier(curve: Frontier) -> None:
     out = console()
     table = Table(title=f"{escape(curve.scenario)}: tax against tracking error")
-    for header in ("tax weight", "tax due to trades", "costs", "tracking error after", "trades"):
+    headers = ("tax weight", "tax due to trades", "costs", "tracking error after", "trades", "gap ($)", "settled by")
+    for header in headers:
         table.add_column(header, justify="right")
     for p in curve.points:
         r = p.result
+        gap = r.solver.gap_dollars
         table.add_row(
-            f"{p.tax_weight:g}", money(r.tax.due_to_trades), money(r.costs), pct(p.tracking_error), str(len(r.trades))
+            f"{p.tax_weight:g}",
+            money(r.tax.due_to_trades),
+            money(r.costs),
+            pct(p.tracking_error),
+            str(len(r.trades)),
+            "" if gap is None else money(gap),
+            "a solve" if r.solver.solves else "bounds",
         )
     out.print(table)
     for note in curve.notes:
         out.print(f"note: {note}")
-    out.print(f"[dim]{curve.solves} solves, {curve.seconds:.2f} s; every plan verified[/dim]")
+    out.print(
+        f"[dim]{curve.solves} solves for {len(curve.points)} points, {curve.seconds:.2f} s; every plan verified. "
+        "'bounds': the weights' neighbours prove its plan within the gap without a solve (see docs/frontier.md)[/dim]"
+    )
 
 
 def _save_figure(fig: object, path: str) -> None:

@@ -35,6 +35,7 @@ class TradeIndicators:
         d = model.data
         model.sell_trade = cp.Variable(len(d.sell_slots), boolean=True, name="sell_trade")
         model.buy_trade = cp.Variable(len(d.buy_slots), boolean=True, name="buy_trade")
+        model.permissions += [model.sell_trade, model.buy_trade]
         sell_cap = d.unit_to_sell_slot @ (d.unit_value if model.options.allow_sells else 0 * d.unit_value)
         if len(d.sell_slots):
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, model.sell_trade))
@@ -174,6 +175,7 @@ class WashSales:
         if not groups:
             return
         buys_in_group = cp.Variable(len(groups), boolean=True, name="group_bought")
+        model.permissions.append(buys_in_group)
         loss_units: list[int] = []
         loss_group: list[int] = []
         buy_group: list[int] = []

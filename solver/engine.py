@@ -129,7 +129,7 @@ class SolveLog:
         self, data: RebalanceData, options: BuildOptions, time_limit: float | None, mip_gap: float
     ) -> tuple[BuiltProblem, SolveOutcome]:
         built = build_problem(data, options)
-        outcome = run_highs(built.problem, time_limit, mip_gap)
+        outcome = run_highs(built.problem, time_limit, mip_gap, switches=built.model.switches(built.problem))
         # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
         self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)
         self.solve_seconds += outcome.solver_seconds
@@ -159,9 +159,12 @@ def run_phases(
     mip_gap: float = DEFAULT_MIP_GAP,
     purpose: str = "rebalance",
     even_in_band: bool = False,
+    parametric: bool = False,
 ) -> PhaseOutcome | None:
     """Phases 2–5 of the module docstring; None when there is nothing to do (phase 1), unless
-    `even_in_band` (the frontier asks what trading would buy even when no rebalance is due)."""
+    `even_in_band` (the frontier asks what trading would buy even when no rebalance is due).
+    `parametric`: every problem has the tax weight as a cvxpy Parameter, so that the chosen phase's
+    problem can be solved again at other weights (the frontier)."""
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     data = build_data(scenario)
     new_cash = any(a.contribution > 0 and a.tradable for a in scenario.accounts)
@@ -173,6 +176,7 @@ def run_phases(
     def attempt(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
         # Without sales the model is built from arrays with no lots at all: it compiles in a fraction.
         arrays = data if options.allow_sells else data.without_sales()
+        options = replace(options, tax_weight_parameter=parametric)
         built, outcome = log.run(arrays, options, _deadline_left(deadline), mip_gap)
         if outcome.status == "failed":
             raise SolverFailure(f"HiGHS failed: {outcome.message}")

@@ -1,17 +1,24 @@
 """The tax / tracking-error frontier: the rebalance re-solved over a sweep of the weight on tax.
 
-The problem is built once with `tax_weight` as a cvxpy Parameter (DPP: re-compiling it for another
-weight is nearly free) in the phase the scenario's rules select (contributions first, bands or least
-violation); each point is solved like `solve`'s (relaxation start, then HiGHS) and verified like it.
+The problem is built once, with `tax_weight` as a cvxpy Parameter (DPP: re-compiling it for another
+weight is nearly free), in the phase the scenario's rules select (contributions first, bands or least
+violation): that phase's own solve is already the point at the scenario's weight.
+
+Not every weight needs a solve. The optimal value V(w) = min over plans of a + w·b (a: tracking error
+and tie-break, b: tax and costs, both fixed by the plan) is concave in w, since every plan adds a line
+and V is their lower envelope. So between two solved weights V lies above the chord of their proven
+bounds, and below the best line among the plans found so far. A weight where these two are within the
+solver's gap is settled without a solve: the best known plan there is as good as a solve would prove.
+The sweep solves the weight whose gap is widest until every weight is settled (the ends first). Each
+solve starts from the best plan known at its weight, and every plan shown is verified like `solve`'s.
 A point whose plan is beaten on both tax and tracking error by another point's plan (possible within
-the optimality gap) takes that plan, so the curve is monotone: less tax never comes with less tracking
-error.
+the gap) takes that plan, so the curve is monotone: less tax never comes with less tracking error.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
@@ -19,15 +26,16 @@ import numpy as np
 from rebal_opt.models.result import Result, SolverInfo
 from rebal_opt.models.scenario import Scenario
 
-from .engine import SolverFailure, _finish, build_problem, run_phases
-from .highs import run_highs
+from .data import SCALE
+from .engine import BuiltProblem, SolverFailure, _finish, run_phases
+from .highs import ABSOLUTE_GAP, SolveOutcome, run_highs
 from .household import account_values
 from .plan import extract_trades
 
 FRONTIER_POINTS = 20
 FRONTIER_MIP_GAP = 1e-3
-"""Each point stops at a 0.1% gap: the curve is for choosing a trade-off, and a point within 0.1% of its
-optimum is indistinguishable on it; proving 0.01% at every point was measured to cost 2–3× more."""
+"""Each point is settled to a 0.1% gap: the curve is for choosing a trade-off, and a point within 0.1%
+of its optimum is indistinguishable on it; proving 0.01% at every point was measured to cost 2–3× more."""
 
 
 def default_weights(points: int = FRONTIER_POINTS) -> list[float]:
@@ -48,7 +56,7 @@ class FrontierPoint:
     def tracking_error(self) -> float:
         return self.result.tracking_error.after
 
-    def as_json(self) -> dict[str, float | int | str]:
+    def as_json(self) -> dict[str, float | int | str | None]:
         return {
             "tax_weight": self.tax_weight,
             "tax_due_to_trades": self.result.tax.due_to_trades,
@@ -56,6 +64,9 @@ class FrontierPoint:
             "costs": self.result.costs,
             "trades": len(self.result.trades),
             "status": self.result.status,
+            "mip_gap": self.result.solver.mip_gap,
+            "gap_dollars": self.result.solver.gap_dollars,
+            "solved": self.result.solver.solves > 0,
         }
 
 
@@ -68,97 +79,175 @@ class Frontier:
     notes: list[str]
 
 
+@dataclass(frozen=True)
+class PlanLine:
+    """A plan some solve found: every problem variable's value, and its objective as a line in the
+    weight, intercept + weight·slope (k$): intercept = tracking error (and tie-break), slope = tax + costs."""
+
+    values: tuple[np.ndarray | None, ...]
+    intercept: float
+    slope: float
+
+    def value(self, weight: float) -> float:
+        return self.intercept + weight * self.slope
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A weight's best known plan, and the gap between its value and the proven lower bound there."""
+
+    plan: int
+    gap: float  # relative, as HiGHS reports it
+    excess: float  # k$: the plan's value above the proven lower bound
+    status: str  # optimal | time_limit
+    solve: SolveOutcome | None  # the solve at this very weight, if there was one
+
+
+class Sweep:
+    """The state of a frontier sweep over one compiled problem: the plans found and the bounds proven."""
+
+    def __init__(self, built: BuiltProblem, time_limit: float | None, mip_gap: float) -> None:
+        self.built = built
+        self.parameter = built.model.tax_weight
+        assert isinstance(self.parameter, cp.Parameter)
+        self.variables = built.problem.variables()
+        self.switches = built.model.switches(built.problem)
+        self.time_limit, self.mip_gap = time_limit, mip_gap
+        self.plans: list[PlanLine] = []
+        self.bounds: dict[float, float] = {}  # solved weight → proven lower bound on V(weight)
+        self.solved: dict[float, SolveOutcome] = {}
+        self.solves = 0
+
+    def record(self, weight: float, outcome: SolveOutcome) -> None:
+        """Keep the plan now in the problem's variables (the solve at `weight`) and its bound."""
+        if not outcome.has_plan or outcome.bound is None:
+            raise SolverFailure(f"the frontier point at tax_weight {weight:g} has no plan ({outcome.status})")
+        objective = self.built.problem.objective
+        self.parameter.value = 0.0
+        intercept = float(objective.value)
+        self.parameter.value = 1.0
+        slope = float(objective.value) - intercept
+        self.parameter.value = weight
+        values = tuple(None if v.value is None else np.array(v.value, copy=True) for v in self.variables)
+        self.plans.append(PlanLine(values, intercept, slope))
+        self.bounds[weight] = outcome.bound
+        self.solved[weight] = outcome
+
+    def solve(self, weight: float) -> None:
+        """Solve at `weight`, starting from the best plan known there."""
+        self.load(self.best_plan(weight))
+        self.parameter.value = weight
+        # The parameter changes only the objective: cvxpy re-applies it to the cached compilation (DPP).
+        outcome = run_highs(
+            self.built.problem, self.time_limit, self.mip_gap, reuse_values=True, switches=self.switches
+        )
+        self.solves += 1
+        self.record(weight, outcome)
+
+    def load(self, plan: int) -> None:
+        for variable, value in zip(self.variables, self.plans[plan].values, strict=True):
+            variable.value = value
+
+    def best_plan(self, weight: float) -> int:
+        """The known plan with the least objective at `weight` (ties: the one with less tax)."""
+        return min(range(len(self.plans)), key=lambda p: (self.plans[p].value(weight), self.plans[p].slope))
+
+    def lower_bound(self, weight: float) -> float:
+        """A proven lower bound on V(weight): its own solve's, else the chord of the nearest solved
+        weights on each side (V is concave, so it lies above every chord of lower bounds)."""
+        if weight in self.bounds:
+            return self.bounds[weight]
+        below = [w for w in self.bounds if w < weight]
+        above = [w for w in self.bounds if w > weight]
+        if not below or not above:
+            return -np.inf
+        lo, hi = max(below), min(above)
+        share = (weight - lo) / (hi - lo)
+        return (1 - share) * self.bounds[lo] + share * self.bounds[hi]
+
+    def _standing(self, weight: float) -> tuple[int, float, float, float]:
+        """The best known plan at `weight`, its value, the proven lower bound there and the excess the
+        solver's stopping rule accepts ($1 or the relative gap), all k$."""
+        plan = self.best_plan(weight)
+        upper = self.plans[plan].value(weight)
+        return plan, upper, self.lower_bound(weight), max(ABSOLUTE_GAP, self.mip_gap * abs(upper))
+
+    def settle(self, weight: float) -> Settled:
+        plan, upper, lower, tolerance = self._standing(weight)
+        within = upper - lower <= tolerance
+        excess = max(0.0, upper - lower)
+        outcome = self.solved.get(weight)
+        if outcome is not None and not within:
+            return Settled(plan, _relative_gap(upper, lower), excess, outcome.status, outcome)  # time-limited
+        return Settled(plan, _relative_gap(upper, lower), excess, "optimal" if within else "open", outcome)
+
+    def widest(self, weights: list[float]) -> float | None:
+        """The unsolved weight whose gap is widest (relative to what the solver would accept), if any is
+        not settled."""
+        ratios = {}
+        for w in weights:
+            if w in self.solved:
+                continue
+            _, upper, lower, tolerance = self._standing(w)
+            if upper - lower > tolerance:
+                ratios[w] = (upper - lower) / tolerance
+        return max(ratios, key=lambda w: ratios[w]) if ratios else None
+
+
+def _relative_gap(upper: float, lower: float) -> float:
+    if not np.isfinite(lower):
+        return float("inf")
+    return max(0.0, upper - lower) / max(abs(upper), 1e-12)
+
+
 def frontier(
     scenario: Scenario,
     weights: list[float] | None = None,
     time_limit: float | None = None,
     mip_gap: float = FRONTIER_MIP_GAP,
 ) -> Frontier:
-    """Sweep the weight on tax; each point is a verified plan."""
+    """Sweep the weight on tax; each point is a verified plan, settled within `mip_gap` of its optimum."""
     start = time.perf_counter()
-    weights = sorted(default_weights() if weights is None else weights)
-    phases = run_phases(scenario, time_limit, mip_gap, even_in_band=True)
+    weights = sorted(set(default_weights() if weights is None else weights))
+    phases = run_phases(scenario, time_limit, mip_gap, even_in_band=True, parametric=True)
     assert phases is not None
-    options = replace(phases.built.model.options, tax_weight_parameter=True)
-    arrays = phases.built.model.data
-    built = build_problem(arrays, options)
-    parameter = built.model.tax_weight
-    assert isinstance(parameter, cp.Parameter)
-    notes = list(phases.notes)
-    verified: dict[tuple, Result] = {}  # neighbouring weights often give the same plan: verify it once
-    solved: dict[int, FrontierPoint] = {}
-    runs = [0]
+    sweep = Sweep(phases.built, time_limit, mip_gap)
+    assert isinstance(sweep.parameter, cp.Parameter)
+    sweep.record(float(sweep.parameter.value), phases.outcome)  # the phase's own solve, at the scenario's weight
+    for end in (weights[0], weights[-1]):
+        if end not in sweep.solved:
+            sweep.solve(end)
+    while (weight := sweep.widest(weights)) is not None:
+        sweep.solve(weight)
 
-    values: dict[int, list] = {}  # each solved point's variable values: the start for its neighbours
-
-    def point(i: int) -> FrontierPoint:
-        if i in solved:
-            return solved[i]
-        if values:
-            nearest = min(values, key=lambda k: abs(k - i))
-            for variable, value in zip(built.problem.variables(), values[nearest], strict=True):
-                variable.value = value
-        parameter.value = weights[i]
-        # The parameter changes only the objective: cvxpy re-applies it to the cached compilation (DPP).
-        outcome = run_highs(built.problem, time_limit, mip_gap, reuse_values=bool(values))
-        runs[0] += 1
-        values[i] = [variable.value for variable in built.problem.variables()]
-        model = built.model
-        if not outcome.has_plan or model.sell.value is None or model.buy.value is None:
-            raise SolverFailure(f"the frontier point at tax_weight {weights[i]} has no plan ({outcome.status})")
-        trades = extract_trades(model.data, model.sell.value, model.buy.value, intended_cash_k=model.cash_after().value)
+    model = phases.built.model
+    results: dict[int, Result] = {}  # neighbouring weights often share a plan: verify it once
+    points = []
+    for w in weights:
+        settled = sweep.settle(w)
+        if settled.plan not in results:
+            sweep.load(settled.plan)
+            assert model.sell.value is not None and model.buy.value is not None
+            trades = extract_trades(
+                model.data, model.sell.value, model.buy.value, intended_cash_k=model.cash_after().value
+            )
+            placeholder = SolverInfo(status="optimal", seconds=0.0)  # each point gets its own below
+            results[settled.plan] = _finish(phases.data, trades, "optimal", placeholder, [])
+        solve = settled.solve
         info = SolverInfo(
-            status=outcome.status,
-            seconds=round(outcome.seconds, 3),
-            mip_gap=outcome.mip_gap,
-            solve_seconds=round(outcome.solver_seconds, 3),
+            status=settled.status,
+            seconds=round(solve.seconds, 3) if solve else 0.0,
+            mip_gap=settled.gap,
+            gap_dollars=round(settled.excess * SCALE, 2) if np.isfinite(settled.excess) else None,
+            solve_seconds=round(solve.solver_seconds, 3) if solve else 0.0,
+            solves=1 if solve else 0,
         )
-        key = plan_key(trades)
-        if key not in verified:
-            verified[key] = _finish(phases.data, trades, outcome.status, info, [])
-        solved[i] = FrontierPoint(weights[i], verified[key].model_copy(update={"solver": info}))
-        return solved[i]
-
-    def sweep(i: int, j: int) -> None:
-        """Points strictly between i and j. The optimal value V(w) = min_x TE(x)·W + w·tax(x) is concave
-        in w; a plan optimal at both w_i and w_j is optimal on the whole interval (the line through two
-        points of a concave function lies below it between them, and V is at most that line): the
-        interior takes it without a solve."""
-        if j - i < 2:
-            return
-        if same_plan(point(i), point(j)):
-            for k in range(i + 1, j):
-                solved[k] = FrontierPoint(weights[k], point(i).result)
-            return
-        middle = (i + j) // 2
-        point(middle)
-        sweep(i, middle)
-        sweep(middle, j)
-
-    point(0)
-    point(len(weights) - 1)
-    sweep(0, len(weights) - 1)
-    points = [solved[i] for i in range(len(weights))]
-    solves = runs[0] + phases.log.solves
+        status = "time_limit" if settled.status != "optimal" else "optimal"
+        points.append(FrontierPoint(w, results[settled.plan].model_copy(update={"solver": info, "status": status})))
+    solves = sweep.solves + phases.log.solves
     household = sum(account_values(scenario).values())
-    return Frontier(scenario.label, monotone(points, household), time.perf_counter() - start, solves, notes)
-
-
-def same_plan(a: FrontierPoint, b: FrontierPoint) -> bool:
-    """The same plan, or one the solver could not tell from it: equal trades, or tax within a dollar (or
-    the optimality gap) and tracking error within 1e-7."""
-    if plan_key(a.result.trades) == plan_key(b.result.trades):
-        return True
-    tax_close = abs(a.tax_due - b.tax_due) <= max(1.0, FRONTIER_MIP_GAP * abs(a.tax_due))
-    return tax_close and abs(a.tracking_error - b.tracking_error) <= 1e-7
-
-
-def plan_key(trades: list) -> tuple:
-    """What makes two plans the same: every trade's account, security, side, shares and lots."""
-    return tuple(
-        (t.account, t.security, t.action, t.shares, tuple((lot.lot, lot.shares) for lot in t.lots or []))
-        for t in trades
-    )
+    seconds = time.perf_counter() - start
+    return Frontier(scenario.label, monotone(points, household), seconds, solves, notes=phases.notes)
 
 
 def monotone(points: list[FrontierPoint], household_value: float) -> list[FrontierPoint]:
@@ -173,5 +262,7 @@ def monotone(points: list[FrontierPoint], household_value: float) -> list[Fronti
         # Ties (e.g. several plans on the target at weight 0) go to the one with less tax.
         best = min(points, key=lambda q: (round(value(q, p.tax_weight), 6), q.tax_due))
         better = (round(value(best, p.tax_weight), 6), best.tax_due) < (round(value(p, p.tax_weight), 6), p.tax_due)
-        out.append(FrontierPoint(p.tax_weight, best.result) if better else p)
+        # The point keeps its own solver record: the better plan is within the gap its bound proved.
+        kept = best.result.model_copy(update={"solver": p.result.solver})
+        out.append(FrontierPoint(p.tax_weight, kept) if better else p)
     return out

@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -78,7 +78,8 @@ class ModelSize:
 class SolveOutcome:
     """What one MILP solve gave: `status` is optimal | time_limit | infeasible | failed.
 
-    seconds: the whole call (cvxpy compile included); solver_seconds: HiGHS's own run time, every run
+    bound: the best proven lower bound (the objective itself for an LP). seconds: the whole call (cvxpy
+    compile included); solver_seconds: HiGHS's own run time, every run
     (relaxation, start, MILP) added; compile_seconds: cvxpy's part. `start` says where the plan came
     from: "rounded" / "rens" (the relaxation start, proven within the gap without running the MILP),
     "rounded+milp" / "rens+milp" (HiGHS started from it), "milp" (HiGHS alone), "" (no plan).
@@ -93,6 +94,7 @@ class SolveOutcome:
     compile_seconds: float = 0.0
     start: str = ""
     size: ModelSize | None = None
+    bound: float | None = None  # a proven lower bound on the objective (with its offset), when there is one
 
     @property
     def has_plan(self) -> bool:
@@ -131,6 +133,13 @@ class CompiledProblem:
         """The HiGHS columns of a cvxpy variable (column-major, as cvxpy stacks them)."""
         first = self.data[cvx_status.PARAM_PROB].var_id_to_col[variable.id]
         return np.arange(first, first + variable.size)
+
+    def binary_columns(self, variables: Sequence[cp.Variable]) -> np.ndarray:
+        """The binary columns of these variables (those the compiled problem has; presolve may drop some)."""
+        known = self.data[cvx_status.PARAM_PROB].var_id_to_col
+        columns = [self.columns(v) for v in variables if v.id in known]
+        stacked = np.concatenate(columns) if columns else np.empty(0, dtype=np.int64)
+        return np.intersect1d(stacked, self.binaries)
 
 
 def compile_problem(problem: cp.Problem) -> CompiledProblem:
@@ -214,12 +223,14 @@ def run_highs(
     mip_gap: float = DEFAULT_MIP_GAP,
     warm_start: bool = True,
     reuse_values: bool = False,
+    switches: Sequence[cp.Variable] = (),
 ) -> SolveOutcome:
     """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
 
     `warm_start=False` skips the relaxation start (plain HiGHS on the MILP: for measurements).
     `reuse_values=True` also offers the variables' current values as a start: a re-solve of the same
     problem after a parameter changed only the objective (the frontier) starts from the last plan.
+    `switches` are the binaries the relaxation start branches on (RebalanceModel.switches).
     """
     start = time.perf_counter()
     deadline = None if time_limit is None else start + max(time_limit, 0.01)
@@ -227,7 +238,7 @@ def run_highs(
         with solver_output_off_stdout():
             compiled = compile_problem(problem)
             prior = current_point(compiled) if reuse_values else None
-            outcome = solve_compiled(compiled, deadline, mip_gap, warm_start, prior)
+            outcome = solve_compiled(compiled, deadline, mip_gap, warm_start, prior, compiled.binary_columns(switches))
     except (cp.error.SolverError, ValueError) as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
     return _replace_seconds(outcome, time.perf_counter() - start)
@@ -273,6 +284,7 @@ def solve_compiled(
     mip_gap: float = DEFAULT_MIP_GAP,
     warm_start: bool = True,
     prior: np.ndarray | None = None,
+    switches: np.ndarray | None = None,
 ) -> SolveOutcome:
     """Solve a compiled problem (the caller keeps stdout safe); fills the cvxpy variables when a plan exists.
 
@@ -284,10 +296,10 @@ def solve_compiled(
     common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
     start = Start("none")
     if compiled.is_mip and warm_start:
-        start = relaxation_start(compiled.lp, compiled.binaries, compiled.integers, options, deadline)
+        start = relaxation_start(compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches)
         start = _with_prior(compiled, start, prior)
         if start.status == "infeasible":
-            message = "the LP relaxation is infeasible"
+            message = "the LP relaxation is infeasible under every setting of the switches"
             return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
         if start.status == "found" and within_gap(start.objective, start.bound, mip_gap):
             return _start_outcome(compiled, start, start.seconds, mip_gap, "", common)
@@ -308,13 +320,13 @@ def solve_compiled(
     origin = f"{start.method}+milp" if start.method else "milp"
     if status == highspy.HighsModelStatus.kOptimal or (status in _LIMITS and info.primal_solution_status == 2):
         value = float(info.objective_function_value)
-        gap = 0.0
+        bound = value
         if compiled.is_mip:
-            bound = float(info.mip_dual_bound)
-            gap = relative_gap(value, bound if start.bound is None else max(bound, start.bound))
+            bound = float(info.mip_dual_bound) if start.bound is None else max(float(info.mip_dual_bound), start.bound)
+        gap = relative_gap(value, bound)
         objective = _unpack(compiled, np.asarray(h.getSolution().col_value, dtype=float), value, seconds, h)
         label = "optimal" if status == highspy.HighsModelStatus.kOptimal else "time_limit"
-        return SolveOutcome(label, 0.0, seconds, gap, objective, start=origin, **common)
+        return SolveOutcome(label, 0.0, seconds, gap, objective, start=origin, bound=bound, **common)
     if status == highspy.HighsModelStatus.kInfeasible:
         return SolveOutcome("infeasible", 0.0, seconds, None, None, **common)
     if start.status == "found":
@@ -335,7 +347,7 @@ def _start_outcome(
     gap = relative_gap(start.objective, start.bound)
     objective = _unpack(compiled, start.solution, start.objective, seconds)
     label = "optimal" if within_gap(start.objective, start.bound, mip_gap) else "time_limit"
-    return SolveOutcome(label, 0.0, seconds, gap, objective, message, start=start.method, **common)
+    return SolveOutcome(label, 0.0, seconds, gap, objective, message, start=start.method, bound=start.bound, **common)
 
 
 _LIMITS = (

@@ -51,6 +51,7 @@ class RebalanceModel:
     carried_cash: cp.Expression | None = None  # (A,) k$ cash carried in beyond cash_start
     carried_holdings: cp.Expression | None = None  # (C,) k$ class values moved by earlier trades and gifts
     tax_weight: cp.Parameter | float = 1.0  # objective.tax_weight, or a Parameter (BuildOptions)
+    permissions: list[cp.Variable] = field(default_factory=list)  # binaries that let a trade happen
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -64,6 +65,12 @@ class RebalanceModel:
             cp.Parameter(nonneg=True, value=weight, name="tax_weight") if options.tax_weight_parameter else weight
         )
         return cls(data=data, options=options, sell=sell, buy=buy, tax_weight=tax_weight)
+
+    def switches(self, problem: cp.Problem) -> list[cp.Variable]:
+        """The problem's binaries that choose a regime of the model (which tax bracket or netting case
+        applies, whether the cash target has room) rather than permit a trade. They are few, and they are
+        where the LP relaxation is weak: the relaxation start branches on them (solver/warmstart.py)."""
+        return regime_binaries(problem, self.permissions)
 
     @property
     def buy_limit(self) -> np.ndarray:
@@ -163,3 +170,9 @@ class Block(Protocol):
     name: str
 
     def add(self, model: RebalanceModel) -> None: ...
+
+
+def regime_binaries(problem: cp.Problem, permissions: list[cp.Variable]) -> list[cp.Variable]:
+    """The problem's binaries other than `permissions` (see RebalanceModel.switches)."""
+    granted = {variable.id for variable in permissions}
+    return [v for v in problem.variables() if v.attributes.get("boolean") and v.id not in granted]

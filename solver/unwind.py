@@ -41,7 +41,7 @@ from .data import SCALE, RebalanceData, build_data
 from .engine import choose_blocks
 from .highs import run_highs
 from .lots import holding_term
-from .model import BuildOptions, RebalanceModel
+from .model import BuildOptions, RebalanceModel, regime_binaries
 from .plan import build_result, extract_trades
 from .tax.encoding import CapitalGainsTaxEncoding
 from .tax.evaluate import TaxSituation, evaluate_tax
@@ -434,7 +434,8 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
         constraints += pm.model.constraints
     problem = cp.Problem(cp.Minimize(cp.sum(cp.hstack(terms))), constraints)
     build_seconds = time.perf_counter() - start
-    outcome = run_highs(problem, time_limit, mip_gap)
+    permissions = [v for pm in models for v in pm.model.permissions]
+    outcome = run_highs(problem, time_limit, mip_gap, switches=regime_binaries(problem, permissions))
     if not outcome.has_plan:
         if outcome.status == "infeasible":
             raise UnwindError(

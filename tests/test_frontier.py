@@ -40,7 +40,9 @@ def test_monotone_repair_replaces_a_dominated_point() -> None:
         [FrontierPoint(0.0, cheap.result), FrontierPoint(20.0, cheap.result), FrontierPoint(1.0, good.result)],
         household_value=600_000,
     )
-    assert repaired[0].result is good.result
+    assert repaired[0].result.trades == good.result.trades
+    assert repaired[0].tracking_error == good.tracking_error and repaired[0].tax_due == good.tax_due
+    assert repaired[0].result.solver == cheap.result.solver  # the point keeps its own solver record
 
 
 def test_default_weights() -> None:
