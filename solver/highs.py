@@ -251,7 +251,10 @@ def _replace_seconds(outcome: SolveOutcome, seconds: float) -> SolveOutcome:
 def current_point(compiled: CompiledProblem) -> np.ndarray | None:
     """The problem's variables' current values as a HiGHS column vector, or None if any has no value."""
     point = np.zeros(int(compiled.lp.num_col_))
+    known = compiled.data[cvx_status.PARAM_PROB].var_id_to_col
     for variable in compiled.problem.variables():
+        if variable.id not in known:  # cvxpy compiled it away (e.g. a variable no row or cost uses)
+            continue
         if variable.value is None:
             return None
         point[compiled.columns(variable)] = np.asarray(variable.value, dtype=float).flatten(order="F")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from rebal_opt.cli.main import cli
@@ -64,3 +66,19 @@ def test_cli_json_and_plot(tmp_path: Path) -> None:
 def test_cli_bad_weights() -> None:
     run = CliRunner().invoke(cli, ["frontier", str(DATA), "--weights", "a,b"])
     assert run.exit_code == 2 and "--weights" in run.stderr
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_frontier_of_every_example(path: Path) -> None:
+    # Every phase the examples reach (buy-only contributions first included, where the sell variable has
+    # no entries and cvxpy compiles it away) gives a monotone curve of verified plans.
+    curve = frontier(load_scenario(path))
+    assert len(curve.points) == 20 and all(p.result.verified for p in curve.points)
+    taxes = [p.tax_due for p in curve.points]
+    errors = [p.tracking_error for p in curve.points]
+    assert all(a >= b - 0.01 for a, b in pairwise(taxes))
+    assert all(a <= b + 1e-9 for a, b in pairwise(errors))
+    assert sum(1 for p in curve.points if p.result.solver.solves) < len(curve.points)
