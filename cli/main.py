@@ -129,6 +129,23 @@ def check(scenario_path: str, as_json: bool, exit_code: bool) -> None:
         sys.exit(1)
 
 
+DEFAULT_TIME_LIMIT = 60.0
+"""Seconds a solve may run unless --time-limit says otherwise. Without a limit, a hard household (e.g. a
+low rules.max_trades on hundreds of lots, whose LP bound is weak) kept HiGHS busy for minutes; with one,
+the best plan found is shown with its gap (status time_limit), as design §4 provides."""
+
+
+def time_limit_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--time-limit",
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_TIME_LIMIT,
+        show_default=True,
+        metavar="SECONDS",
+        help=f"{what} Stops after SECONDS with the best plan found and its gap.",
+    )
+
+
 def plan_options(command: F) -> F:
     """The options every planning command shares."""
     for option in reversed(
@@ -140,13 +157,7 @@ def plan_options(command: F) -> F:
                 type=click.Path(dir_okay=False, writable=True, path_type=str),
                 help="Also write the trades to FILE, one row per trade and lot.",
             ),
-            click.option(
-                "--time-limit",
-                type=click.FloatRange(min=0.1),
-                default=None,
-                metavar="SECONDS",
-                help="Stop after SECONDS and return the best plan found, with its gap.",
-            ),
+            time_limit_option("Time limit for the solve (all phases)."),
             click.option(
                 "--mip-gap",
                 type=click.FloatRange(min=0.0, max=1.0),
@@ -233,13 +244,7 @@ def yearend(scenario_path: str, as_json: bool, csv_path: str | None, time_limit:
     help="Override a field for a variant named 'command line' (repeatable), e.g. --set bands.absolute=0.03.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print {variants: [{name, overrides, result}]} as JSON.")
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    metavar="SECONDS",
-    help="Time limit for each variant's solve.",
-)
+@time_limit_option("Time limit for each variant's solve.")
 @guarded
 def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time_limit: float | None) -> None:
     """Solve variants of SCENARIO side by side: the base, each variant of its `whatif:` section, and
@@ -277,13 +282,7 @@ def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time
     type=click.Path(dir_okay=False, writable=True, path_type=str),
     help="Also draw the position's weight and the tax per year to FILE.png.",
 )
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    metavar="SECONDS",
-    help="Stop after SECONDS and return the best plan found, with its gap.",
-)
+@time_limit_option("Time limit for the whole schedule's solve.")
 @click.option(
     "--mip-gap",
     type=click.FloatRange(min=0.0, max=1.0),
@@ -346,13 +345,7 @@ def unwind(
     metavar="W1,W2,...",
     help="Tax weights to sweep (default: 0 and 19 from 0.05 to 20, geometric).",
 )
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(min=0.1),
-    default=None,
-    metavar="SECONDS",
-    help="Time limit for each point's solve.",
-)
+@time_limit_option("Time limit for each weight's solve.")
 @guarded
 def frontier(
     scenario_path: str, as_json: bool, plot_path: str | None, weights: str | None, time_limit: float | None
