@@ -28,7 +28,7 @@ from rebal_opt.models.scenario import Scenario
 
 from .data import SCALE
 from .engine import BuiltProblem, SolverFailure, _finish, run_phases
-from .highs import ABSOLUTE_GAP, SolveOutcome, run_highs
+from .highs import ABSOLUTE_GAP, SolveOutcome, relative_gap, run_highs
 from .household import account_values
 from .plan import extract_trades
 
@@ -178,8 +178,8 @@ class Sweep:
         excess = max(0.0, upper - lower)
         outcome = self.solved.get(weight)
         if outcome is not None and not within:
-            return Settled(plan, _relative_gap(upper, lower), excess, outcome.status, outcome)  # time-limited
-        return Settled(plan, _relative_gap(upper, lower), excess, "optimal" if within else "open", outcome)
+            return Settled(plan, relative_gap(upper, lower), excess, outcome.status, outcome)  # time-limited
+        return Settled(plan, relative_gap(upper, lower), excess, "optimal" if within else "open", outcome)
 
     def widest(self, weights: list[float]) -> float | None:
         """The unsolved weight whose gap is widest (relative to what the solver would accept), if any is
@@ -192,12 +192,6 @@ class Sweep:
             if upper - lower > tolerance:
                 ratios[w] = (upper - lower) / tolerance
         return max(ratios, key=lambda w: ratios[w]) if ratios else None
-
-
-def _relative_gap(upper: float, lower: float) -> float:
-    if not np.isfinite(lower):
-        return float("inf")
-    return max(0.0, upper - lower) / max(abs(upper), 1e-12)
 
 
 def frontier(

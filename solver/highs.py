@@ -134,10 +134,13 @@ class CompiledProblem:
         first = self.data[cvx_status.PARAM_PROB].var_id_to_col[variable.id]
         return np.arange(first, first + variable.size)
 
+    def holds(self, variable: cp.Variable) -> bool:
+        """Whether the variable has columns: cvxpy compiles away one no row or cost uses (e.g. empty)."""
+        return variable.id in self.data[cvx_status.PARAM_PROB].var_id_to_col
+
     def binary_columns(self, variables: Sequence[cp.Variable]) -> np.ndarray:
-        """The binary columns of these variables (those the compiled problem has; presolve may drop some)."""
-        known = self.data[cvx_status.PARAM_PROB].var_id_to_col
-        columns = [self.columns(v) for v in variables if v.id in known]
+        """The binary columns of these variables (those the compiled problem holds)."""
+        columns = [self.columns(v) for v in variables if self.holds(v)]
         stacked = np.concatenate(columns) if columns else np.empty(0, dtype=np.int64)
         return np.intersect1d(stacked, self.binaries)
 
@@ -251,9 +254,8 @@ def _replace_seconds(outcome: SolveOutcome, seconds: float) -> SolveOutcome:
 def current_point(compiled: CompiledProblem) -> np.ndarray | None:
     """The problem's variables' current values as a HiGHS column vector, or None if any has no value."""
     point = np.zeros(int(compiled.lp.num_col_))
-    known = compiled.data[cvx_status.PARAM_PROB].var_id_to_col
     for variable in compiled.problem.variables():
-        if variable.id not in known:  # cvxpy compiled it away (e.g. a variable no row or cost uses)
+        if not compiled.holds(variable):
             continue
         if variable.value is None:
             return None

@@ -159,7 +159,6 @@ class SwitchTree:
         self.best: Start | None = None
         self.closed: list[float] = []  # bounds of leaves and pruned nodes
         self.open: list[float] = []  # bounds of nodes left unexplored (time or node limit)
-        self.infeasible = False
         self.seconds = 0.0
         self.runs = 0
 
@@ -206,12 +205,23 @@ class SwitchTree:
             near = float(round(point[j]))
             nodes.append(({**fixed, j: 1.0 - near}, value))
             nodes.append(({**fixed, j: near}, value))  # explored first: likelier to hold the optimum
-        # No leaf, no pruned and no unexplored node: every way of setting the switches is infeasible.
-        self.infeasible = not self.closed and not self.open
+
+    @property
+    def infeasible(self) -> bool:
+        """After the search: no leaf, no pruned and no unexplored node — every way of setting the switches
+        is infeasible."""
+        return not self.closed and not self.open
 
     def bound(self) -> float:
         bounds = self.closed + self.open
         return min(bounds) if bounds else np.inf
+
+    def _run(self, h: highspy.Highs, cap: float | None = None) -> highspy.HighsModelStatus:
+        """Run `h` within the deadline, counting the run and its time."""
+        status, seconds = _run(h, self.deadline, cap)
+        self.seconds += seconds
+        self.runs += 1
+        return status
 
     def _solve_node(self, fixed: dict[int, float]) -> tuple[highspy.HighsModelStatus, float, np.ndarray]:
         """The LP relaxation with these switches fixed (the others free in [0, 1]), warm started."""
@@ -219,9 +229,7 @@ class SwitchTree:
             lower = np.array([fixed.get(j, 0.0) for j in self.switches])
             upper = np.array([fixed.get(j, 1.0) for j in self.switches])
             self.h.changeColsBounds(len(self.switches), self.switches.astype(np.int32), lower, upper)
-        status, seconds = _run(self.h, self.deadline)
-        self.seconds += seconds
-        self.runs += 1
+        status = self._run(self.h)
         if status != highspy.HighsModelStatus.kOptimal:
             return status, np.inf, np.empty(0)
         return status, float(self.h.getInfo().objective_function_value), np.asarray(self.h.getSolution().col_value)
@@ -240,9 +248,7 @@ class SwitchTree:
         h = self._rounder()
         _fix(h, self.binaries, round_up(self.lp, self.binaries, point[self.binaries]))
         h.clearSolver()
-        status, seconds = _run(h, self.deadline)
-        self.seconds += seconds
-        self.runs += 1
+        status = self._run(h)
         if status == highspy.HighsModelStatus.kOptimal or _has_point(h, status):
             found = _found(h, -np.inf, "rounded", 0.0, 0)
             if self.best is None or (found.objective or 0.0) < (self.best.objective or 0.0):
@@ -264,9 +270,7 @@ class SwitchTree:
         h.clearSolver()
         left = None if self.deadline is None else self.deadline - time.perf_counter()
         cap = RENS_TIME_CAP if left is None else min(RENS_TIME_CAP, RENS_TIME_SHARE * left)
-        status, seconds = _run(h, self.deadline, cap)
-        self.seconds += seconds
-        self.runs += 1
+        status = self._run(h, cap)
         if status == highspy.HighsModelStatus.kOptimal or _has_point(h, status):
             return _found(h, -np.inf, "rens", 0.0, 0)
         return None
