@@ -192,13 +192,58 @@ class Rules(StrictModel):
     do_not_sell: list[str] = Field(default_factory=list, description="Securities or lot ids.")
     do_not_buy: list[str] = Field(default_factory=list, description="Securities.")
     costs: Costs = Field(default_factory=Costs)
+    max_tracking_error: Annotated[float, Field(gt=0.0, le=10.0)] | None = Field(
+        default=None,
+        description="A tracking-error budget (annualized, as reported: sqrt(d'Σd), or Σ|d| with tracking: "
+        "absolute). With it the plan minimizes tax and costs subject to the budget instead of trading them "
+        "off against tracking error.",
+    )
+    harvest_in_band: bool = Field(
+        default=True,
+        description="Consider tax-loss harvesting when every class is inside its band (false: such a household "
+        "gets no_trade_needed).",
+    )
 
 
 class RiskModel(StrictModel):
+    """The covariance of asset-class returns, in one of two forms (not both).
+
+    Volatility + correlation (per class, the shipped default fills gaps), or a factor model:
+    Σ = B F Bᵀ + diag(specific_variance), with B the `loadings` of each class on the factors and F the
+    `factor_covariance` (annual). Direct indexing makes each security its own class, named by its ticker,
+    so the factor form is then per security. A class absent from the factor model carries no risk (cash).
+    """
+
     volatility: dict[str, NonNegativeFloat] = Field(default_factory=dict)
     correlation: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(
         default_factory=dict, description="Keys 'classA.classB'."
     )
+    loadings: dict[str, dict[str, Annotated[float, Field(ge=-1e3, le=1e3)]]] = Field(
+        default_factory=dict,
+        description="Factor model: {class or ticker (direct indexing): {factor: loading}}; unlisted factors are 0.",
+    )
+    factor_covariance: dict[str, dict[str, Annotated[float, Field(ge=-1e2, le=1e2)]]] = Field(
+        default_factory=dict,
+        description="Factor model: annual covariance {factor: {factor: value}}; one triangle is enough "
+        "(the other is filled by symmetry), variances on the diagonal.",
+    )
+    specific_variance: dict[str, Annotated[float, Field(ge=0.0, le=1e2)]] = Field(
+        default_factory=dict,
+        description="Factor model: annual variance of each class's own (idiosyncratic) return; default 0.",
+    )
+
+    @property
+    def is_factor_model(self) -> bool:
+        return bool(self.loadings or self.factor_covariance or self.specific_variance)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RiskModel:
+        if self.is_factor_model and (self.volatility or self.correlation):
+            raise ValueError(
+                "give either volatility/correlation or the factor model (loadings, factor_covariance, "
+                "specific_variance), not both"
+            )
+        return self
 
 
 class Objective(StrictModel):

@@ -199,6 +199,9 @@ class _Checker:
         if model is None:
             return
         known = set(self.s.targets) | {CASH_CLASS}
+        if model.is_factor_model:
+            self.factor_model(known)
+            return
         for asset_class in model.volatility:
             if asset_class not in known:
                 self.add(
@@ -218,6 +221,52 @@ class _Checker:
                         f"unknown asset class '{asset_class}'{did_you_mean(asset_class, known)}; "
                         "use a class from targets",
                     )
+
+    def factor_model(self, known: set[str]) -> None:
+        """The factor form: classes and factors named consistently, a symmetric factor covariance, and
+        risk for every class that is held or targeted (other than cash)."""
+        model = self.s.objective.risk_model
+        assert model is not None
+        base = "objective.risk_model"
+        factors = set(model.factor_covariance) | {f for row in model.factor_covariance.values() for f in row}
+        if not factors:
+            self.add(f"{base}.factor_covariance", "is required with loadings; give the factors' annual covariance")
+        for section in ("loadings", "specific_variance"):
+            for asset_class in getattr(model, section):
+                if asset_class not in known:
+                    self.add(
+                        f"{base}.{section}.{asset_class}",
+                        f"unknown asset class '{asset_class}'{did_you_mean(asset_class, known)}; use a class from "
+                        "targets (direct indexing: each security its own class, named by its ticker)",
+                    )
+        for asset_class, row in model.loadings.items():
+            for factor in row:
+                if factors and factor not in factors:
+                    self.add(
+                        f"{base}.loadings.{asset_class}.{factor}",
+                        f"unknown factor '{factor}'{did_you_mean(factor, factors)}; factors are those of "
+                        "factor_covariance",
+                    )
+        for a, row in model.factor_covariance.items():
+            for b, value in row.items():
+                other = model.factor_covariance.get(b, {}).get(a)
+                if a == b and value < 0:
+                    self.add(f"{base}.factor_covariance.{a}.{b}", "a variance must not be negative")
+                elif other is not None and abs(other - value) > 1e-12 * max(1.0, abs(value)):
+                    self.add(
+                        f"{base}.factor_covariance.{a}.{b}",
+                        f"is {value:g} but {b}.{a} is {other:g}; a covariance is symmetric (give one triangle)",
+                    )
+        held = {c for sec in self.s.securities.values() for c in sec.class_split()}
+        for asset_class in self.s.asset_classes():
+            if asset_class == CASH_CLASS or (self.s.target(asset_class) == 0 and asset_class not in held):
+                continue
+            if asset_class not in model.loadings and model.specific_variance.get(asset_class, 0.0) == 0:
+                self.add(
+                    f"{base}.loadings",
+                    f"asset class '{asset_class}' has no loadings and no specific_variance: its risk would be 0; "
+                    f"add loadings.{asset_class} or specific_variance.{asset_class}",
+                )
 
     def tax(self) -> None:
         year = self.s.tax_year

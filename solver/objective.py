@@ -16,7 +16,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from rebal_opt.models.risk import class_risk
+from rebal_opt.models.risk import ClassRisk, class_risk
 from rebal_opt.models.scenario import Scenario
 
 from .data import SCALE, RebalanceData
@@ -40,6 +40,20 @@ def cone_factor(covariance: np.ndarray) -> np.ndarray:
     # Round-off entries (1e-17) would only reach HiGHS as "tiny matrix values" warnings.
     factor[np.abs(factor) < 1e-12 * np.abs(factor).max(initial=0.0)] = 0.0
     return factor
+
+
+def cone_rows(risk: ClassRisk) -> np.ndarray | sp.csr_matrix:
+    """A matrix M with ||M d||² = d'Σd: the eigen-factor of a dense Σ, or for a factor model the k factor
+    rows F^½Bᵀ stacked on one sparse row √s_i per class with specific risk (k·n + n entries, not n²)."""
+    if risk.factors is None:
+        return cone_factor(risk.covariance)
+    root = risk.factors.root[np.abs(risk.factors.root).max(axis=1, initial=0.0) > 0]
+    specific = np.flatnonzero(risk.factors.specific > 0)
+    diagonal = sp.csr_matrix(
+        (np.sqrt(risk.factors.specific[specific]), (np.arange(len(specific)), specific)),
+        shape=(len(specific), len(risk.classes)),
+    )
+    return sp.vstack([sp.csr_matrix(root), diagonal]).tocsr()
 
 
 def dollar_drift(model: RebalanceModel) -> cp.Expression:
@@ -116,7 +130,7 @@ class QuadraticTracking:
     def add(self, model: RebalanceModel) -> None:
         d = model.data
         risk = class_risk(d.classes, d.scenario.objective.risk_model)
-        factor = cone_factor(risk.covariance)
+        factor = cone_rows(risk)
         if factor.shape[0] == 0:
             return
         te, rows = polyhedral_norm(factor @ dollar_drift(model), factor.shape[0], TRACKING_TOLERANCE)
