@@ -33,6 +33,7 @@ LOSS_LIMIT = 3000.0  # married filing jointly (and single)
 DUST_DOLLARS = 1.0
 DUST_SHARES = 0.001
 SHARE_TOLERANCE = 1e-6
+CASH_TOLERANCE = 1.0  # dollars: plans report shares rounded (rebal-opt to a few decimals, the peer to 5)
 
 
 @dataclass
@@ -42,16 +43,21 @@ class Plan:
     buys: dict[str, float] = field(default_factory=dict)
     sales: dict[str, float] = field(default_factory=dict)
 
+    def buy(self, ticker: str, shares: float) -> None:
+        self.buys[ticker] = self.buys.get(ticker, 0.0) + float(shares)
+
+    def sell(self, lot_id: str, shares: float) -> None:
+        self.sales[lot_id] = self.sales.get(lot_id, 0.0) + float(shares)
+
 
 def plan_from_rebal_opt(result: dict[str, Any]) -> Plan:
     """From rebal-opt's JSON result (design §4)."""
     plan = Plan()
     for trade in result.get("trades", []):
         if trade["action"] == "buy":
-            plan.buys[trade["security"]] = plan.buys.get(trade["security"], 0.0) + float(trade["shares"])
-        else:
-            for sale in trade.get("lots") or []:
-                plan.sales[sale["lot"]] = plan.sales.get(sale["lot"], 0.0) + float(sale["shares"])
+            plan.buy(trade["security"], trade["shares"])
+        for sale in trade.get("lots") or []:
+            plan.sell(sale["lot"], sale["shares"])
     return plan
 
 
@@ -60,9 +66,9 @@ def plan_from_peer(decision: dict[str, Any]) -> Plan:
     plan = Plan()
     for trade in decision.get("trades", []):
         if trade["side"] == "BUY":
-            plan.buys[trade["ticker"]] = plan.buys.get(trade["ticker"], 0.0) + float(trade["shares"])
+            plan.buy(trade["ticker"], trade["shares"])
         else:
-            plan.sales[trade["lot_id"]] = plan.sales.get(trade["lot_id"], 0.0) + float(trade["shares"])
+            plan.sell(trade["lot_id"], trade["shares"])
     return plan
 
 
@@ -184,7 +190,7 @@ def evaluate(inst: Instance, plan: Plan) -> Evaluation:
     gross = float(price @ buys + price @ sold)
     cost = gross * inst.spread_bps / 10_000
     cash_after = inst.cash + float(price @ sold) - float(price @ buys) - cost
-    if cash_after < -0.01:
+    if cash_after < -CASH_TOLERANCE:
         violations.append(f"cash overdrawn: {cash_after:,.2f}")
     total = float(price @ after) + cash_after
     drift = after * price / total - inst.targets

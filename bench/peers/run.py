@@ -99,11 +99,14 @@ def ensure_peer_env() -> None:
     subprocess.run([str(peer_python()), "-m", "pip", "install", "-q", PEER_REQUIREMENT], check=True)
 
 
+REBAL_OPT_PYTHON = sys.executable  # --rebal-opt-python: another checkout's environment
+
+
 def rebal_opt_command() -> list[str]:
-    beside = Path(sys.executable).parent / "rebal-opt"  # not a pyenv shim: its start-up would be timed
+    beside = Path(REBAL_OPT_PYTHON).parent / "rebal-opt"  # not a pyenv shim: its start-up would be timed
     found = str(beside) if beside.exists() else shutil.which("rebal-opt")
     if found is None:
-        raise SystemExit("rebal-opt is not installed in this Python: pip install -e .")
+        raise SystemExit(f"rebal-opt is not installed beside {REBAL_OPT_PYTHON}: pip install -e .")
     return [found]
 
 
@@ -116,7 +119,7 @@ def _read_json(path: Path) -> Any:
 
 def worker(tool: str, target: Path, out: Path, timeout: float, time_limit: float | None) -> dict[str, Any]:
     """The in-process timing: workers.py in the tool's own Python."""
-    python = str(peer_python()) if tool == "peer" else sys.executable
+    python = str(peer_python()) if tool == "peer" else REBAL_OPT_PYTHON
     cmd = [python, str(HERE / "workers.py"), tool, str(target), "--out", str(out)]
     if time_limit is not None:
         cmd += ["--time-limit", str(time_limit)]
@@ -239,9 +242,15 @@ def run_size(
             "summary": _rebal_opt_summary(at),
             "eval": at_eval.as_dict() if at_eval else None,
             "respected": at_eval is not None and at_eval.tracking_error <= budget * (1 + TE_TOLERANCE) + 1e-12,
+            # the same trades as without the budget: it did not bind, or the solver does not read it yet
+            "same_plan": at_eval is not None and ro_eval is not None and _same_plan(at_eval, ro_eval),
         }
     _times(record)
     return record
+
+
+def _same_plan(a: Evaluation, b: Evaluation) -> bool:
+    return a.rows == b.rows and abs(a.gross_notional - b.gross_notional) < 0.01 and a.tax_flat == b.tax_flat
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -254,7 +263,10 @@ def _times(record: dict[str, Any]) -> None:
     runs = record["runs"]
 
     def seconds(run: dict[str, Any], key: str) -> float | None:
-        return (run.get(key) or {}).get("seconds")
+        record = run.get(key) or {}
+        if record.get("exit", 0) != 0:  # a CLI run that failed is not a time (its exit code is recorded)
+            return None
+        return record.get("seconds")
 
     def ratio(run: dict[str, Any], a: str, b: str) -> float | None:
         x, y = seconds(run, a), seconds(run, b)
@@ -345,11 +357,18 @@ def print_tables(records: list[dict[str, Any]]) -> None:
         summary = rec["rebal_opt_summary"]
         if summary.get("error"):
             notes.append(f"rebal-opt: {summary['outcome']}: {summary['error']}")
+        for run in rec["runs"]:
+            for key in ("peer_cli", "rebal_opt_cli"):
+                cli = run.get(key) or {}
+                if cli.get("exit", 0) != 0:
+                    tail = " ".join(cli.get("stderr_tail") or [])[:200]
+                    notes.append(f"{key.replace('_', ' ')} exit {cli['exit']}{': ' + tail if tail else ''}")
         budget = rec.get("budget")
         if budget:
             notes.append(
                 f"@TE run: {_status(budget['summary'])} in {_f(budget['seconds'], '.1f')} s, "
                 f"reported TE {_f(budget['summary'].get('reported_te'), '.4%')}"
+                + (" — the same plan as without the budget" if budget.get("same_plan") else "")
             )
         if notes:
             print(f"{rec['size']}: " + "; ".join(notes))
@@ -381,7 +400,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-budget", dest="budget", action="store_false", help="skip the run at the peer's TE")
     parser.add_argument("--work", type=Path, default=HERE / "out", help="where instances and outputs go")
     parser.add_argument("--json", type=Path, help="save every raw figure here")
+    parser.add_argument(
+        "--rebal-opt-python",
+        help="the Python whose rebal-opt is timed (default: this one); e.g. a venv of a frozen checkout, so that "
+        "edits made to the working tree during a long run do not change what is measured",
+    )
     args = parser.parse_args(argv)
+    if args.rebal_opt_python:
+        global REBAL_OPT_PYTHON
+        REBAL_OPT_PYTHON = args.rebal_opt_python
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     if any(m <= args.peer_max_lots for _, m in sizes):
         ensure_peer_env()
