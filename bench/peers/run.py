@@ -55,9 +55,10 @@ TE_TOLERANCE = 1e-6  # relative, on "equal or lower tracking error"
 
 @dataclass
 class Timed:
-    """One child process: wall seconds, exit code (None when killed at the timeout), peak memory."""
+    """One child process: wall and CPU seconds, exit code (None when killed at the timeout), peak memory."""
 
     seconds: float
+    cpu_seconds: float
     returncode: int | None
     peak_mb: float
     timed_out: bool
@@ -82,7 +83,8 @@ def run_timed(cmd: list[str], stdout: Path, stderr: Path, timeout: float) -> Tim
             timer.cancel()
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    return Timed(seconds, None if killed.is_set() else proc.returncode, usage.ru_maxrss / 1024, killed.is_set())
+    cpu = usage.ru_utime + usage.ru_stime
+    return Timed(seconds, cpu, None if killed.is_set() else proc.returncode, usage.ru_maxrss / 1024, killed.is_set())
 
 
 def peer_python() -> Path:
@@ -142,8 +144,8 @@ def peer_cli(directory: Path, out: Path, timeout: float) -> dict[str, Any]:
     out.unlink(missing_ok=True)
     timed = run_timed(cmd, out.with_suffix(".stdout"), out.with_suffix(".stderr"), timeout)
     # exit 0: feasible plan; 2: no feasible plan (or bad input, on stderr)
-    return {"seconds": timed.seconds, "exit": timed.returncode, "timed_out": timed.timed_out,
-            "peak_mb": timed.peak_mb, "result": _read_json(out)}  # fmt: skip
+    return {"seconds": timed.seconds, "cpu_seconds": timed.cpu_seconds, "exit": timed.returncode,
+            "timed_out": timed.timed_out, "peak_mb": timed.peak_mb, "result": _read_json(out)}  # fmt: skip
 
 
 def rebal_opt_cli(scenario: Path, out: Path, timeout: float, time_limit: float | None) -> dict[str, Any]:
@@ -153,8 +155,9 @@ def rebal_opt_cli(scenario: Path, out: Path, timeout: float, time_limit: float |
     timed = run_timed(cmd, out, out.with_suffix(".stderr"), timeout)
     result = _read_json(out) if timed.returncode == 0 else None
     stderr = out.with_suffix(".stderr").read_text(errors="replace").strip().splitlines()
-    return {"seconds": timed.seconds, "exit": timed.returncode, "timed_out": timed.timed_out,
-            "peak_mb": timed.peak_mb, "result": result, "stderr_tail": stderr[-3:]}  # fmt: skip
+    return {"seconds": timed.seconds, "cpu_seconds": timed.cpu_seconds, "exit": timed.returncode,
+            "timed_out": timed.timed_out, "peak_mb": timed.peak_mb, "result": result,
+            "stderr_tail": stderr[-3:]}  # fmt: skip
 
 
 # ---- one size -----------------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def run_size(
 ) -> dict[str, Any]:
     inst = generate(n, m, seed=args.seed, bands=args.bands)
     directory = args.work / inst.name
-    write_instance(inst, directory)
+    write_instance(inst, directory, dense_risk=args.dense_risk)
     scenario = directory / "scenario.yaml"
     hold = evaluate(inst, plan_from_peer({"trades": []}))
     record: dict[str, Any] = {
@@ -212,6 +215,11 @@ def run_size(
         if args.cli:
             run["rebal_opt_cli"] = rebal_opt_cli(
                 scenario, directory / f"rebal-opt-cli-{tag}.json", timeout, args.time_limit
+            )
+        if args.dense_risk:  # the same covariance as volatility + correlation (n² entries)
+            dense = directory / "scenario-dense.yaml"
+            run["rebal_opt_dense"] = worker(
+                "rebal-opt", dense, directory / f"rebal-opt-dense-{tag}.json", timeout, args.time_limit
             )
         record["runs"].append(run)
 
@@ -262,21 +270,24 @@ def _times(record: dict[str, Any]) -> None:
     """Medians of the times and of the per-run ratios (peer / rebal-opt, same run)."""
     runs = record["runs"]
 
-    def seconds(run: dict[str, Any], key: str) -> float | None:
+    def seconds(run: dict[str, Any], key: str, clock: str = "seconds") -> float | None:
         record = run.get(key) or {}
         if record.get("exit", 0) != 0:  # a CLI run that failed is not a time (its exit code is recorded)
             return None
-        return record.get("seconds")
+        return record.get(clock)
 
-    def ratio(run: dict[str, Any], a: str, b: str) -> float | None:
-        x, y = seconds(run, a), seconds(run, b)
+    def ratio(run: dict[str, Any], a: str, b: str, clock: str = "seconds") -> float | None:
+        x, y = seconds(run, a, clock), seconds(run, b, clock)
         return x / y if x is not None and y else None
 
     record["times"] = {
-        key: _median([seconds(r, key) for r in runs]) for key in ("peer", "peer_cli", "rebal_opt", "rebal_opt_cli")
+        key: _median([seconds(r, key) for r in runs])
+        for key in ("peer", "peer_cli", "rebal_opt", "rebal_opt_cli", "rebal_opt_dense")
     }
     record["ratio"] = _median([ratio(r, "peer", "rebal_opt") for r in runs])
     record["ratio_cli"] = _median([ratio(r, "peer_cli", "rebal_opt_cli") for r in runs])
+    record["cpu"] = {key: _median([seconds(r, key, "cpu_seconds") for r in runs]) for key in ("peer", "rebal_opt")}
+    record["ratio_cpu"] = _median([ratio(r, "peer", "rebal_opt", "cpu_seconds") for r in runs])
     record["peak_mb"] = {
         key: max(((r.get(key) or {}).get("peak_mb") or 0.0) for r in runs)
         for key in ("peer", "peer_cli", "rebal_opt", "rebal_opt_cli")
@@ -305,16 +316,22 @@ def _status(summary: dict[str, Any] | None) -> str:
 
 
 def print_tables(records: list[dict[str, Any]]) -> None:
-    print("\ntimes (seconds, medians; ratio = peer / rebal-opt per run, median; peak memory MB)")
+    print(
+        "\ntimes (seconds, medians; in-process = the solve call alone; ratio = peer / rebal-opt per run, median;"
+        "\ncpu = CPU seconds of the solve call, the steadier figure on a shared machine; peak memory MB)"
+    )
     head = f"{'size':>11} {'peer':>8} {'peer CLI':>9} {'rebal-opt':>10} {'r-o CLI':>8} {'ratio':>7} {'ratio CLI':>9}"
-    print(head + f" {'rebal-opt status':>18} {'peak MB peer/r-o':>17}")
+    print(head + f" {'cpu p/r':>13} {'cpu ratio':>9} {'rebal-opt status':>18} {'peak MB p/r':>12}")
     for rec in records:
         t = rec["times"]
         mem = rec["peak_mb"]
+        cpu = rec.get("cpu", {})
         print(
             f"{rec['size']:>11} {_f(t['peer'], '.2f'):>8} {_f(t['peer_cli'], '.2f'):>9} {_f(t['rebal_opt'], '.2f'):>10}"
             f" {_f(t['rebal_opt_cli'], '.2f'):>8} {_f(rec['ratio'], '.2f'):>7} {_f(rec['ratio_cli'], '.2f'):>9}"
-            f" {_status(rec['rebal_opt_summary']):>18} {mem['peer']:>8.0f}/{mem['rebal_opt']:<8.0f}"
+            f" {_f(cpu.get('peer'), '.1f'):>6}/{_f(cpu.get('rebal_opt'), '.1f'):<6}"
+            f" {_f(rec.get('ratio_cpu'), '.2f'):>9}"
+            f" {_status(rec['rebal_opt_summary']):>18} {mem['peer']:>5.0f}/{mem['rebal_opt']:<6.0f}"
         )
     print(
         "\nplans, recomputed by compare.py (TE: sqrt(d'Cd) after trades, cash included; tax: flat 35%/20% on the"
@@ -363,6 +380,13 @@ def print_tables(records: list[dict[str, Any]]) -> None:
                 if cli.get("exit", 0) != 0:
                     tail = " ".join(cli.get("stderr_tail") or [])[:200]
                     notes.append(f"{key.replace('_', ' ')} exit {cli['exit']}{': ' + tail if tail else ''}")
+        dense = rec["runs"][0].get("rebal_opt_dense")
+        if dense:
+            dense_result = dense.get("result") or {}
+            notes.append(
+                f"dense form: {_status(_rebal_opt_summary(dense))} in {_f(rec['times']['rebal_opt_dense'], '.2f')} s"
+                f", TE {_f((dense_result.get('tracking_error') or {}).get('after'), '.4%')}"
+            )
         budget = rec.get("budget")
         if budget:
             notes.append(
@@ -397,6 +421,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--bands", type=_bands, default=_bands("1.0"), help="absolute[,relative] (default 1.0)")
     parser.add_argument("--no-cli", dest="cli", action="store_false", help="skip the end-to-end CLI timings")
+    parser.add_argument(
+        "--dense-risk", action="store_true", help="also time rebal-opt on the volatility + correlation form"
+    )
     parser.add_argument("--no-budget", dest="budget", action="store_false", help="skip the run at the peer's TE")
     parser.add_argument("--work", type=Path, default=HERE / "out", help="where instances and outputs go")
     parser.add_argument("--json", type=Path, help="save every raw figure here")
@@ -405,7 +432,14 @@ def main(argv: list[str] | None = None) -> None:
         help="the Python whose rebal-opt is timed (default: this one); e.g. a venv of a frozen checkout, so that "
         "edits made to the working tree during a long run do not change what is measured",
     )
+    parser.add_argument("--show", type=Path, help="print the tables of a saved --json file and stop")
     args = parser.parse_args(argv)
+    if args.show:
+        records = json.loads(args.show.read_text())["sizes"]
+        for rec in records:
+            _times(rec)
+        print_tables(records)
+        return
     if args.rebal_opt_python:
         global REBAL_OPT_PYTHON
         REBAL_OPT_PYTHON = args.rebal_opt_python
