@@ -249,9 +249,9 @@ def run_size(
             "seconds": at.get("seconds"),
             "summary": _rebal_opt_summary(at),
             "eval": at_eval.as_dict() if at_eval else None,
-            "respected": at_eval is not None and at_eval.tracking_error <= budget * (1 + TE_TOLERANCE) + 1e-12,
+            "respected": bool(at_eval is not None and at_eval.tracking_error <= budget * (1 + TE_TOLERANCE) + 1e-12),
             # the same trades as without the budget: it did not bind, or the solver does not read it yet
-            "same_plan": at_eval is not None and ro_eval is not None and _same_plan(at_eval, ro_eval),
+            "same_plan": bool(at_eval is not None and ro_eval is not None and _same_plan(at_eval, ro_eval)),
         }
     _times(record)
     return record
@@ -451,8 +451,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{n}/{m} ...", file=sys.stderr, flush=True)
         records.append(run_size(n, m, args, with_peer=m <= args.peer_max_lots))
         if args.json:  # after every size, so that a long run keeps what it has
-            args.json.write_text(json.dumps({"args": _args_json(args), "sizes": records}, indent=1))
+            args.json.write_text(json.dumps({"args": _args_json(args), "sizes": records}, indent=1, default=_plain))
     print_tables(records)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (a comparison of numpy floats is a numpy bool) as plain Python values."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _args_json(args: argparse.Namespace) -> dict[str, Any]:
