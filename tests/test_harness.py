@@ -1,0 +1,77 @@
+"""The household harness (issue 10): generated households over the whole scenario contract, through the CLI.
+
+Each household (tests/harness/strategies.py) is written as a scenario file and run with `rebal-opt solve
+--json` in-process, and `yearend` / `unwind` when it has that section; tests/harness/checks.py says what
+must hold: exit 0, 3 or 4 (never 1; never 2, since every household is meant to be valid); with 0 one JSON
+object that reads back as the result and passes the independent verifier, lot lines in whole shares under
+`whole_shares`; with 3 a conflict that stays infeasible when every other rule is relaxed.
+
+Profiles (hypothesis settings), chosen by the environment variable REBAL_OPT_HARNESS:
+
+* unset or `ci`: a few hundred households, derandomized (the same ones every run), no shrinking (a
+  failure prints its household's YAML instead: put a minimal copy under tests/data/harness/);
+* `long`: the long run (`test_long_run`, 10,000 households by default, REBAL_OPT_HARNESS_EXAMPLES to
+  change it), every finding logged to REBAL_OPT_HARNESS_LOG (default: a temporary directory) and listed
+  at the end; tests/harness/long_run.py runs the same from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from harness.checks import check_household, report
+from harness.long_run import run as long_run
+from harness.long_run import summary
+from harness.strategies import Data, households
+from hypothesis import HealthCheck, Phase, assume, given, settings
+
+PROFILE = os.environ.get("REBAL_OPT_HARNESS", "ci")
+
+settings.register_profile(
+    "harness-ci",
+    deadline=None,
+    database=None,
+    derandomize=True,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
+)
+CI = settings.get_profile("harness-ci")
+
+
+def assert_no_findings(data: Data, commands: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        outcome = check_household(data, Path(workdir), commands=commands)
+    assert not outcome.findings, report(outcome, data)
+
+
+@settings(CI, max_examples=100)
+@given(households(yearend=False, unwind=False))
+def test_solve_on_generated_households(data: Data) -> None:
+    assert_no_findings(data, ["solve"])
+
+
+@settings(CI, max_examples=30)
+@given(households(yearend=True, unwind=False))
+def test_yearend_on_generated_households(data: Data) -> None:
+    assert_no_findings(data, ["yearend"])
+
+
+@settings(CI, max_examples=30)
+@given(households(yearend=False, unwind=True))
+def test_unwind_on_generated_households(data: Data) -> None:
+    assume("unwind" in data)  # drawn only when a tradable account holds something
+    assert_no_findings(data, ["unwind"])
+
+
+@pytest.mark.skipif(PROFILE != "long", reason="the long run: REBAL_OPT_HARNESS=long")
+def test_long_run() -> None:
+    wanted = int(os.environ.get("REBAL_OPT_HARNESS_EXAMPLES", "10000"))
+    log_dir = Path(os.environ.get("REBAL_OPT_HARNESS_LOG") or tempfile.mkdtemp(prefix="harness-long-"))
+    log = long_run(wanted, int(os.environ.get("REBAL_OPT_HARNESS_SEED", "1")), log_dir)
+    text = summary([log.parent])
+    print(text)
+    assert "distinct findings: 0" in text, f"{text}\n(households that failed: {log_dir / 'failures'})"
