@@ -14,8 +14,9 @@ and everything is recomputed here from the instance, not taken from either tool'
   short-term rate), the rest carried forward at no value. Both are given for the plan as reported (every
   loss counted) and for its *usable* result (wash-exposed losses disallowed);
 * trading cost: spread bps × gross notional;
-* dust rows: trade rows (a purchase, or one lot's sale) under $1 or under 0.001 shares, plus lot sales
-  that leave a crumb — a remainder under 0.001 shares or worth under $1;
+* dust rows: trade rows (a purchase, or one lot's sale) under $1 or under 0.001 shares — except the sale
+  of a whole lot, which clears a tiny lot rather than making one — plus lot sales that leave a crumb, a
+  remainder under 0.001 shares or worth under $1;
 * wash-exposed loss sales: a lot sold at a loss while another lot of the same security was bought in the
   last 30 days, or while the plan buys that security. Their losses are the ones removed from "usable".
 """
@@ -163,7 +164,8 @@ def evaluate(inst: Instance, plan: Plan) -> Evaluation:
         notional = shares * price[i]
         remainder = lot.shares - shares
         crumb = remainder > SHARE_TOLERANCE and (remainder < DUST_SHARES or remainder * price[i] < DUST_DOLLARS)
-        dust += int(notional < DUST_DOLLARS or shares < DUST_SHARES or crumb)
+        whole = remainder <= SHARE_TOLERANCE  # selling all of a tiny lot clears it: not dust
+        dust += int(((notional < DUST_DOLLARS or shares < DUST_SHARES) and not whole) or crumb)
         fractional += int(abs(shares - round(shares)) > SHARE_TOLERANCE)
         gain = (price[i] - lot.basis_per_share) * shares
         washed = gain < 0 and (inst.bought_within_window_besides(lot) or buys[i] > 0)

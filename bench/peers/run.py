@@ -223,42 +223,54 @@ def run_size(
             )
         record["runs"].append(run)
 
-    first = record["runs"][0]
-    peer_eval = _plan_evaluation(inst, "peer", first.get("peer")) if with_peer else None
-    ro_eval = _plan_evaluation(inst, "rebal-opt", first["rebal_opt"])
-    record["peer_eval"] = peer_eval.as_dict() if peer_eval else None
-    record["rebal_opt_eval"] = ro_eval.as_dict() if ro_eval else None
-    record["rebal_opt_summary"] = _rebal_opt_summary(first["rebal_opt"])
-    if with_peer:
-        peer_result = (first.get("peer") or {}).get("result") or {}
-        record["peer_summary"] = {"outcome": first["peer"].get("outcome"), **(peer_result.get("summary") or {})}
-    if args.cli:  # the CLI's plan should be the in-process plan (same code, same data)
-        cli_eval = _plan_evaluation(inst, "rebal-opt", first.get("rebal_opt_cli"))
-        record["rebal_opt_cli_te"] = cli_eval.tracking_error if cli_eval else None
-
-    if peer_eval is not None and args.budget:
-        budget = peer_eval.tracking_error
+    evaluate_plans(record, inst)
+    if record["peer_eval"] is not None and args.budget:
+        budget = record["peer_eval"]["tracking_error"]
         path = directory / "scenario-budget.yaml"
         write_scenario(path, scenario_dict(inst, max_tracking_error=budget))
         print(f"  {inst.name}: rebal-opt at the peer's tracking error {budget:.4%} ...", file=sys.stderr, flush=True)
         timeout = args.time_limit * 3 + 120 if args.time_limit else 3600
         at = worker("rebal-opt", path, directory / "rebal-opt-budget.json", timeout, args.time_limit)
-        at_eval = _plan_evaluation(inst, "rebal-opt", at)
-        record["budget"] = {
-            "max_tracking_error": budget,
-            "seconds": at.get("seconds"),
-            "summary": _rebal_opt_summary(at),
-            "eval": at_eval.as_dict() if at_eval else None,
-            "respected": bool(at_eval is not None and at_eval.tracking_error <= budget * (1 + TE_TOLERANCE) + 1e-12),
-            # the same trades as without the budget: it did not bind, or the solver does not read it yet
-            "same_plan": bool(at_eval is not None and ro_eval is not None and _same_plan(at_eval, ro_eval)),
-        }
+        record["budget"] = {"max_tracking_error": budget, "seconds": at.get("seconds")}
+        evaluate_budget(record, inst)
     _times(record)
     return record
 
 
-def _same_plan(a: Evaluation, b: Evaluation) -> bool:
-    return a.rows == b.rows and abs(a.gross_notional - b.gross_notional) < 0.01 and a.tax_flat == b.tax_flat
+def evaluate_plans(record: dict[str, Any], inst: Instance) -> None:
+    """compare.py on the first run's plans, read back from the workers' files."""
+    directory = Path(record["instance"])
+    peer = _read_json(directory / "peer-run0.json")
+    ours = _read_json(directory / "rebal-opt-run0.json") or {}
+    peer_eval = _plan_evaluation(inst, "peer", peer)
+    ro_eval = _plan_evaluation(inst, "rebal-opt", ours)
+    record["peer_eval"] = peer_eval.as_dict() if peer_eval else None
+    record["rebal_opt_eval"] = ro_eval.as_dict() if ro_eval else None
+    record["rebal_opt_summary"] = _rebal_opt_summary(ours)
+    if peer is not None:
+        record["peer_summary"] = {"outcome": peer.get("outcome"), **((peer.get("result") or {}).get("summary") or {})}
+    cli = _read_json(directory / "rebal-opt-cli-run0.json")  # the CLI's plan should be the in-process one
+    cli_eval = _plan_evaluation(inst, "rebal-opt", {"result": cli}) if cli else None
+    record["rebal_opt_cli_te"] = cli_eval.tracking_error if cli_eval else None
+
+
+def evaluate_budget(record: dict[str, Any], inst: Instance) -> None:
+    """compare.py on the plan at the peer's tracking error, against the budget and the unbudgeted plan."""
+    budget = record["budget"]
+    at = _read_json(Path(record["instance"]) / "rebal-opt-budget.json") or {}
+    at_eval = _plan_evaluation(inst, "rebal-opt", at)
+    ro_eval = record["rebal_opt_eval"]
+    limit = budget["max_tracking_error"] * (1 + TE_TOLERANCE) + 1e-12
+    budget["summary"] = _rebal_opt_summary(at)
+    budget["eval"] = at_eval.as_dict() if at_eval else None
+    budget["respected"] = bool(at_eval is not None and at_eval.tracking_error <= limit)
+    # the same trades as without the budget: it did not bind, or the solver does not read it yet
+    budget["same_plan"] = bool(at_eval is not None and ro_eval is not None and _same_plan(at_eval.as_dict(), ro_eval))
+
+
+def _same_plan(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    same_size = a["rows"] == b["rows"] and abs(a["gross_notional"] - b["gross_notional"]) < 0.01
+    return same_size and a["tax_flat"] == b["tax_flat"]
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -433,10 +445,20 @@ def main(argv: list[str] | None = None) -> None:
         "edits made to the working tree during a long run do not change what is measured",
     )
     parser.add_argument("--show", type=Path, help="print the tables of a saved --json file and stop")
+    parser.add_argument(
+        "--reevaluate", action="store_true", help="with --show: recompute the plans' figures from --work's files"
+    )
     args = parser.parse_args(argv)
     if args.show:
-        records = json.loads(args.show.read_text())["sizes"]
+        saved = json.loads(args.show.read_text())
+        records = saved["sizes"]
         for rec in records:
+            if args.reevaluate:  # compare.py again on the plans kept in the instance directories
+                bands = saved["args"]["bands"]
+                inst = generate(rec["securities"], rec["lots"], seed=rec["seed"], bands=bands)
+                evaluate_plans(rec, inst)
+                if rec.get("budget"):
+                    evaluate_budget(rec, inst)
             _times(rec)
         print_tables(records)
         return

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -261,6 +262,9 @@ def test_tiny_crumbs_and_violations() -> None:
     assert any("L4 oversold" in v for v in ev.violations)
     ev = evaluate(inst, Plan(sales={"L1": 9.995}))  # leaves 0.005 shares = $0.50: a crumb by value
     assert ev.dust_rows == 1
+    tiny = replace(inst, lots=(*inst.lots, Lot("L5", "A", 0.004, 90.0, dt.date(2021, 1, 4))))
+    assert evaluate(tiny, Plan(sales={"L5": 0.004})).dust_rows == 0  # a whole tiny lot sold: cleared, not dust
+    assert evaluate(tiny, Plan(sales={"L5": 0.002})).dust_rows == 1
     ev = evaluate(inst, Plan(buys={"A": 100.0}))
     assert any("cash overdrawn" in v for v in ev.violations)
 
