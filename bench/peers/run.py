@@ -263,7 +263,7 @@ def evaluate_budget(record: dict[str, Any], inst: Instance) -> None:
     limit = budget["max_tracking_error"] * (1 + TE_TOLERANCE) + 1e-12
     budget["summary"] = _rebal_opt_summary(at)
     budget["eval"] = at_eval.as_dict() if at_eval else None
-    budget["respected"] = bool(at_eval is not None and at_eval.tracking_error <= limit)
+    budget["respected"] = None if at_eval is None else bool(at_eval.tracking_error <= limit)  # None: no plan
     # the same trades as without the budget: it did not bind, or the solver does not read it yet
     budget["same_plan"] = bool(at_eval is not None and ro_eval is not None and _same_plan(at_eval.as_dict(), ro_eval))
 
