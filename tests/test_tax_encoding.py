@@ -8,7 +8,7 @@ start, with its objective, as "optimal" (reproduced on these models; see docs/ta
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cvxpy as cp
 import numpy as np
@@ -43,9 +43,14 @@ class Case:
     points: tuple[tuple[float, float], ...]
 
 
-def random_cases(n: int, points: int, seed: int) -> Iterator[Case]:
+FLAT_RATES = ((0.35, 0.2), (0.24, 0.15), (0.37, 0.238), (0.12, 0.0), (0.0, 0.0))
+
+
+def random_cases(n: int, points: int, seed: int, *, flat: bool = False) -> Iterator[Case]:
     """Every status, 2025–2027, ordinary income from 0 to 1.5M, realized results and carryforwards of
-    both signs, dividends, NIIT-region incomes, state tax, flat rates; bounds from tight to ±$1M."""
+    both signs, dividends, NIIT-region incomes, state tax, flat rates; bounds from tight to ±$1M.
+
+    flat: every case in flat-rates mode (rates from FLAT_RATES or random, years from 2020)."""
     rng = np.random.default_rng(seed)
     for i in range(n):
         income = float(rng.choice([0.0, rng.uniform(0, 80_000), rng.uniform(0, 400_000), rng.uniform(0, 1_500_000)]))
@@ -68,6 +73,11 @@ def random_cases(n: int, points: int, seed: int) -> Iterator[Case]:
         long_bounds = tuple(sorted(rng.uniform(-width / 2, width, 2)))
         inside = [(float(rng.uniform(*short_bounds)), float(rng.uniform(*long_bounds))) for _ in range(points)]
         corners = [(short_bounds[0], long_bounds[1]), (short_bounds[1], long_bounds[0])]
+        if flat:  # drawn after the rest, so the bracket cases stay what they were
+            pick = int(rng.integers(len(FLAT_RATES) + 1))
+            rates = FLAT_RATES[pick] if pick < len(FLAT_RATES) else tuple(np.round(rng.uniform(0, 0.5, 2), 3))
+            year = int(rng.choice([2020, 2025, 2026, 2031]))
+            situation = replace(situation, flat_rates=rates, year=year)  # type: ignore[arg-type]
         yield Case(situation, short_bounds, long_bounds, tuple(corners + inside))  # type: ignore[arg-type]
 
 
@@ -88,17 +98,28 @@ class FixedPointProblem:
         )
         fix = [self.x == self.px, self.y == self.py]
         self.constraints = self.encoding.constraints + fix
+        self._problems: dict[tuple[int, str], cp.Problem] = {}
 
     def minimum(self, objective: cp.Expression, point: tuple[float, float], sense: str = "min") -> float:
+        """The optimum at `point`; one compiled Problem per objective, re-solved with new parameters."""
         self.px.value, self.py.value = point
-        goal = cp.Minimize(objective) if sense == "min" else cp.Maximize(objective)
-        return solve(cp.Problem(goal, self.constraints))
+        key = (id(objective), sense)
+        if key not in self._problems:
+            goal = cp.Minimize(objective) if sense == "min" else cp.Maximize(objective)
+            self._problems[key] = cp.Problem(goal, self.constraints)
+        return solve(self._problems[key])
 
 
 ENCODING_CASES = list(random_cases(50, points=10, seed=7))
+FLAT_CASES = list(random_cases(25, points=10, seed=13, flat=True))
 
 
-@pytest.mark.parametrize("case", ENCODING_CASES, ids=lambda c: f"{c.situation.filing_status}-{c.situation.year}")
+def case_id(case: Case) -> str:
+    mode = "flat-" if case.situation.is_flat else ""
+    return f"{mode}{case.situation.filing_status}-{case.situation.year}"
+
+
+@pytest.mark.parametrize("case", ENCODING_CASES + FLAT_CASES, ids=case_id)
 def test_encoded_tax_equals_evaluation(case: Case) -> None:
     fixed = FixedPointProblem(case)
     self_check = cp.Problem(cp.Minimize(fixed.encoding.tax), fixed.constraints)
@@ -118,19 +139,57 @@ def test_enough_fixed_points_and_few_binaries() -> None:
 
 
 PIN_CASES = list(random_cases(20, points=4, seed=11))
+FLAT_PIN_CASES = list(random_cases(10, points=4, seed=17, flat=True))
 
 
-@pytest.mark.parametrize("case", PIN_CASES, ids=lambda c: f"{c.situation.filing_status}-{c.situation.year}")
+@pytest.mark.parametrize("case", PIN_CASES + FLAT_PIN_CASES, ids=case_id)
 def test_pinned_carryforwards_equal_the_worksheet(case: Case) -> None:
-    """Min and max of each pinned carryforward at a fixed point are both the worksheet value."""
+    """Min and max of each pinned carryforward at a fixed point are both the worksheet value, and the
+    pinning leaves the encoded tax exact."""
     fixed = FixedPointProblem(case, pin_carryforwards=True)
-    assert fixed.encoding.binaries <= 9
+    assert fixed.encoding.binaries <= (5 if case.situation.is_flat else 9)
     short, long = fixed.encoding.carryforward_short_next, fixed.encoding.carryforward_long_next
     for point in case.points:
         exact = tax_with_gains(case.situation, point[0] * SCALE, point[1] * SCALE)
         for expression, value in ((short, exact.carryforward_short_next), (long, exact.carryforward_long_next)):
             for sense in ("min", "max"):
                 assert fixed.minimum(expression, point, sense) * SCALE == pytest.approx(value, abs=CENT)
+        assert fixed.minimum(fixed.encoding.tax, point) * SCALE == pytest.approx(exact.total_tax, abs=CENT)
+
+
+def test_flat_cases_exercise_the_netting() -> None:
+    """The flat fixed points cross the netting cases: sign changes of S, L, N and the loss limit."""
+    binaries = [FixedPointProblem(c).encoding.binaries for c in FLAT_CASES]
+    assert max(binaries) <= 2
+    assert sum(b > 0 for b in binaries) >= 8
+    limited = 0
+    for case in FLAT_CASES:
+        for x, y in case.points:
+            r = tax_with_gains(case.situation, x * SCALE, y * SCALE)
+            limited += r.carryforward_short_next + r.carryforward_long_next > 0
+    assert limited >= 50
+
+
+def grid_case(situation: TaxSituation, steps: tuple[float, ...]) -> Case:
+    """Bounds ±10 (k$) around zero nets, and every pair of steps: each netting case, inside the limit
+    and beyond it, with both signs of S, L and N (the random cases rarely land on small net losses)."""
+    points = tuple((x, y) for x in steps for y in steps)
+    return Case(situation, (-10.0, 10.0), (-10.0, 10.0), points)
+
+
+@pytest.mark.parametrize("status", ["single", "married_separate"])
+def test_flat_encoding_on_a_grid_across_every_netting_case(status: str) -> None:
+    case = grid_case(TaxSituation(status, 2026, flat_rates=(0.35, 0.2), state_rate=0.05), (-8, -1, -0.5, 0, 0.5, 1, 8))
+    fixed = FixedPointProblem(case)
+    assert fixed.encoding.binaries == 2
+    for point in case.points:
+        exact = tax_with_gains(case.situation, point[0] * SCALE, point[1] * SCALE).total_tax
+        assert fixed.minimum(fixed.encoding.tax, point) * SCALE == pytest.approx(exact, abs=CENT), point
+
+
+def test_flat_pinned_carryforwards_on_a_grid() -> None:
+    case = grid_case(TaxSituation("single", 2020, flat_rates=(0.24, 0.15)), (-8, -1, 0.5, 8))
+    test_pinned_carryforwards_equal_the_worksheet(case)
 
 
 class Plan:
@@ -222,13 +281,55 @@ def test_the_worksheet_min_with_all_ordinary_tax() -> None:
         assert encoded * SCALE == pytest.approx(tax_with_gains(situation, short, long).total_tax, abs=CENT)
 
 
-def test_flat_rates_encode_linearly() -> None:
+def test_flat_rates_without_a_netting_choice_need_no_binaries() -> None:
+    """Both nets stay gains on the bounds: the flat tax is linear, (r + state) per dollar."""
     situation = TaxSituation("single", 2020, short_term=1_000, flat_rates=(0.35, 0.15), state_rate=0.05)
-    plan = Plan(situation, (-10, 10), (-10, 10))
+    plan = Plan(situation, (0, 10), (0, 10))
     assert plan.encoding.binaries == 0
-    solve(cp.Problem(cp.Minimize(plan.encoding.tax), [*plan.encoding.constraints, plan.x == 2, plan.y == -3]))
-    assert plan.encoding.tax.value * SCALE == pytest.approx(tax_with_gains(situation, 2_000, -3_000).total_tax)
-    assert plan.encoding.carryforward_short_next.value == 0.0
+    solve(cp.Problem(cp.Minimize(plan.encoding.tax), [*plan.encoding.constraints, plan.x == 2, plan.y == 3]))
+    assert plan.encoding.tax.value * SCALE == pytest.approx(0.40 * 3_000 + 0.20 * 3_000)
+
+
+def test_flat_harvesting_stops_at_the_loss_limit() -> None:
+    """At flat rates too, a loss beyond the 3,000 limit is worth nothing this year: with a tiny cost per
+    dollar harvested the optimum harvests exactly 3,000 (the old linear flat tax harvested all 50,000)."""
+    situation = TaxSituation("single", 2020, flat_rates=(0.35, 0.2))
+    plan = Plan(situation, (-50, 0), (-50, 0))
+    solve(cp.Problem(cp.Minimize(plan.encoding.tax - 1e-4 * (plan.x + plan.y)), plan.encoding.constraints))
+    assert float(plan.x.value + plan.y.value) * SCALE == pytest.approx(-3_000, abs=1.0)
+    assert plan.encoding.tax.value * SCALE == pytest.approx(-1_050.0, abs=CENT)
+
+
+def test_flat_short_term_loss_shelters_long_term_gain_at_the_long_term_rate() -> None:
+    """$10k of short-term loss already realized: the first 7,000 of long-term gain only eats loss the
+    limit would carry forward (free), the next 3,000 give back the deduction at 35%, then 20%."""
+    situation = TaxSituation("single", 2026, short_term=-10_000, flat_rates=(0.35, 0.2))
+    plan = Plan(situation, (0, 0), (0, 100))
+    _, long = plan.argmax(plan.y, budget=0.0)
+    assert long == pytest.approx(7_000, abs=1.0)
+    _, long = plan.argmax(plan.y, budget=1_050.0 + 0.2 * 1_000)
+    assert long == pytest.approx(11_000, abs=1.0)
+
+
+def test_flat_pinned_carryforwards_chain_into_next_year() -> None:
+    """Year-end planning's chain in flat mode: harvesting 20,000 of short-term loss now uses 3,000 this
+    year and carries 17,000 into next year, where it shelters next year's 17,000 of long-term gain."""
+    situation = TaxSituation("single", 2026, flat_rates=(0.35, 0.2))
+    x = cp.Variable()
+    current = CapitalGainsTaxEncoding(situation, x, 0.0, (-20, 0), (0, 0), pin_carryforwards=True)
+    following = CapitalGainsTaxEncoding(
+        replace(situation, year=2027, long_term=17_000),
+        -current.carryforward_short_next,
+        -current.carryforward_long_next,
+        (-20, 0),
+        (-20, 0),
+    )
+    problem = cp.Problem(
+        cp.Minimize(current.tax + following.tax), [*current.constraints, *following.constraints, x == -20]
+    )
+    assert solve(problem) * SCALE == pytest.approx(-1_050.0, abs=CENT)
+    assert current.carryforward_short_next.value * SCALE == pytest.approx(17_000, abs=CENT)
+    assert following.tax.value * SCALE == pytest.approx(0.0, abs=CENT)
 
 
 def test_constant_extra_results_are_accepted() -> None:

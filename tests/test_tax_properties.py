@@ -115,8 +115,14 @@ def test_regular_tax_is_the_worksheet(s: TaxSituation) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(situations(), st.floats(0, 0.5), st.floats(0, 0.5), result, result)
-def test_flat_mode_is_linear(s: TaxSituation, rate_short: float, rate_long: float, dx: float, dy: float) -> None:
+def test_flat_mode_is_linear_while_both_nets_stay_gains(
+    s: TaxSituation, rate_short: float, rate_long: float, dx: float, dy: float
+) -> None:
+    """Where no netting case changes (both nets ≥ 0 before and after), each dollar costs its own rate.
+    tests/test_tax_flat.py checks the netting, the limit and the carryforwards against an oracle."""
     flat = TaxSituation(**{**s.__dict__, "flat_rates": (rate_short, rate_long)})
-    change = evaluate_tax(flat.with_gains(dx, dy)).total_tax - evaluate_tax(flat).total_tax
-    expected = (rate_short + s.state_rate) * dx + (rate_long + s.state_rate) * dy
+    before = flat.with_gains(max(0.0, -flat.net_short), max(0.0, -flat.net_long))
+    after = before.with_gains(abs(dx), abs(dy))
+    change = evaluate_tax(after).total_tax - evaluate_tax(before).total_tax
+    expected = (rate_short + s.state_rate) * abs(dx) + (rate_long + s.state_rate) * abs(dy)
     assert change == pytest.approx(expected, abs=CENT)

@@ -158,15 +158,17 @@ def test_tax_with_gains_matches_evaluating_the_changed_situation() -> None:
     assert tax_with_gains(base, 0, 0) == evaluate_tax(base)
 
 
-def test_flat_rates_are_linear_and_include_state() -> None:
+def test_flat_rates_net_like_schedule_d_and_include_state() -> None:
+    """ST −4,000 against LT 10,000 − 1,000 carried: Schedule D leaves 5,000 long-term, at the long-term
+    rate (not −4,000 at 35% and 9,000 at 15%); the next short-term dollar frees a long-term one."""
     base = situation(
         "single", 2020, 100_000, -4_000, 10_000, flat_rates=(0.35, 0.15), state_rate=0.05, carryforward_long=1_000
     )
     result = evaluate_tax(base)
     assert result.mode == "flat"
-    assert result.federal_tax == pytest.approx(0.35 * -4_000 + 0.15 * 9_000)
+    assert result.federal_tax == pytest.approx(0.15 * 5_000)
     assert result.state_tax == pytest.approx(0.05 * 5_000)
-    assert (result.marginal_short, result.marginal_long) == (pytest.approx(0.40), pytest.approx(0.20))
+    assert (result.marginal_short, result.marginal_long) == (pytest.approx(0.20), pytest.approx(0.20))
     assert result.carryforward_short_next == result.carryforward_long_next == 0.0
 
 

@@ -20,16 +20,16 @@ carries the exact tax, and `tax <= budget` is exact too. docs/tax.md derives the
 * state = state_rate × T;
 * three valid inequalities tighten the LP relaxation of the netting (NettingBlock._tighten).
 
-Flat-rates mode is linear: tax = (r_st + state) × S + (r_lt + state) × L, no binaries.
+Flat-rates mode keeps the netting and the loss limit with flat rates in place of the schedules:
+tax = (r_st + state) × Oc + (r_lt + state) × Lp, nondecreasing in both (rates ≥ 0), so the same relaxed
+NettingBlock makes it exact (up to two binaries; none when the bounds fix the netting case).
 
 `pin_carryforwards=True` adds `carryforward_short_next` / `carryforward_long_next`, equal to the
 Capital Loss Carryover Worksheet at every feasible point (up to three more binaries); read them in
-`scale` dollars.
+`scale` dollars. In flat mode the worksheet uses the whole allowance this year (evaluate.py).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import cvxpy as cp
 
@@ -290,9 +290,10 @@ class CapitalGainsTaxEncoding:
         short = Bounded(extra_short, *short_bounds).shift(situation.net_short / scale)
         long = Bounded(extra_long, *long_bounds).shift(situation.net_long / scale)
         self._carry: CarryforwardBlock | None = None
-        tax = self._flat_tax(short, long) if situation.is_flat else self._bracket_tax(short, long, pin_carryforwards)
-        self.tax: cp.Expression = _expression(tax)
         self.pin_carryforwards = pin_carryforwards
+        self._netting = NettingBlock(self._model, short, long, situation.loss_limit / scale)
+        tax = self._flat_tax() if situation.is_flat else self._bracket_tax()
+        self.tax: cp.Expression = _expression(tax)
 
     @property
     def constraints(self) -> list[cp.Constraint]:
@@ -310,30 +311,45 @@ class CapitalGainsTaxEncoding:
     def carryforward_long_next(self) -> cp.Expression:
         return _expression(self._carried().long)
 
-    def _carried(self) -> CarryforwardBlock | _FlatCarry:
-        if self.situation.is_flat:
-            return _NO_CARRY  # flat mode values every loss in full this year
+    def _carried(self) -> CarryforwardBlock:
         if self._carry is None:
             raise RuntimeError(
                 "carryforwards are pinned only with CapitalGainsTaxEncoding(..., pin_carryforwards=True)"
             )
         return self._carry
 
+    def _pin_carryforwards(self) -> None:
+        """The carryforward rows, when asked for. usable: the dollars of the loss allowance that can
+        reduce taxable income (the worksheet's line 4 at most), min(limit, max(0, W − D + Q)); all of it
+        in flat mode (see evaluate.py)."""
+        if not self.pin_carryforwards:
+            return
+        s = self.situation
+        usable = (
+            s.loss_limit
+            if s.is_flat
+            else min(s.loss_limit, max(0.0, s.ordinary_income - s.deduction_amount + s.qualified_dividends))
+        )
+        self._carry = CarryforwardBlock(self._model, self._netting, usable / self.scale)
+
     def _bound(self, expr: Affine, bounds: tuple[float, float]) -> None:
         if isinstance(expr, cp.Expression) and expr.variables():
             lo, hi = bounds
             self._model.constraints += [expr >= lo, expr <= hi]
 
-    def _flat_tax(self, short: Bounded, long: Bounded) -> Affine:
-        assert self.situation.flat_rates is not None
-        rate_short, rate_long = self.situation.flat_rates
-        state = self.situation.state_rate
-        return (rate_short + state) * short.expr + (rate_long + state) * long.expr
+    def _flat_tax(self) -> Affine:
+        """(r_st + state) × Oc + (r_lt + state) × Lp: nondecreasing in both, so the relaxed netting is exact."""
+        s, netting = self.situation, self._netting
+        assert s.flat_rates is not None
+        rate_short, rate_long = s.flat_rates
+        self._pin_carryforwards()
+        return (rate_short + s.state_rate) * netting.ordinary_capital.expr + (
+            rate_long + s.state_rate
+        ) * netting.preferential_gain.expr
 
-    def _bracket_tax(self, short: Bounded, long: Bounded, pin_carryforwards: bool) -> Affine:
-        s, sc, m = self.situation, self.scale, self._model
+    def _bracket_tax(self) -> Affine:
+        s, sc, m, netting = self.situation, self.scale, self._model, self._netting
         table = s.table
-        netting = NettingBlock(m, short, long, table.capital_loss_limit / sc)
         income = s.ordinary_income - s.deduction_amount
         regular = RegularTaxBlock(
             m,
@@ -348,19 +364,8 @@ class CapitalGainsTaxEncoding:
         base = (s.other_investment_income + s.qualified_dividends + non_investment_room) / sc
         capital = netting.ordinary_capital + netting.preferential_gain
         niit_base = relaxed_max(m, "niit_base", [capital.shift(base), Bounded.constant(0.0)])
-        if pin_carryforwards:
-            usable = min(table.capital_loss_limit, max(0.0, income + s.qualified_dividends))
-            self._carry = CarryforwardBlock(m, netting, usable / sc)
+        self._pin_carryforwards()  # after the NIIT rows: the model's row order as it has always been
         return regular.tax + table.niit.rate * niit_base.expr + s.state_rate * regular.taxable.expr
-
-
-@dataclass(frozen=True)
-class _FlatCarry:
-    short: Affine = 0.0
-    long: Affine = 0.0
-
-
-_NO_CARRY = _FlatCarry()
 
 
 def _expression(value: Affine) -> cp.Expression:

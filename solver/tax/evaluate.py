@@ -22,10 +22,15 @@ All amounts are dollars; rates are fractions. The computation follows the IRS fo
 6. **Carryforwards (Capital Loss Carryover Worksheet, Schedule D instructions).** See `carryover`.
 
 Flat-rates mode (`flat_rates=(r_st, r_lt)`, for users who give marginal rates, and for years without a
-table) is linear and covers only the capital results: federal = r_st × S + r_lt × L, state =
-state_rate × (S + L). A loss is worth its own rate in full (no 3,000 limit, nothing carried forward),
-so short- and long-term results offset each other but each at its own rate. Ordinary income, dividends
-and the deduction are ignored because the trades do not change their tax at a flat marginal rate.
+table) keeps Schedule D: the same netting, loss limit and carryover worksheet, with flat rates in place
+of the schedules. With Oc = max(−limit, min(N, max(S, 0))) the part of the capital result taxed at
+ordinary rates (a deducted loss included) and Lp = max(0, min(L, N)) the preferential part
+(Oc + Lp = C): federal = r_st × Oc + r_lt × Lp, state = state_rate × (Oc + Lp). The carryover
+worksheet takes the whole allowed loss as used this year (its line 4 = line 2): a flat ordinary rate
+states that there is ordinary taxable income for the deducted loss to reduce. Ordinary income,
+qualified dividends and the deduction do not enter: at a flat marginal rate the trades do not change
+their tax. The loss limit is statutory and not indexed; a year before the first table uses the first
+table's.
 
 Not modelled: AMT, additional Medicare tax, credits, itemized-deduction limits, phase-outs, QBI,
 state brackets (docs/tax.md lists them).
@@ -36,7 +41,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from rebal_opt.models.tax_tables import DEFAULT_INDEXING_RATE, FILING_STATUSES, TaxTable, tax_table
+from rebal_opt.models.tax_tables import (
+    DEFAULT_INDEXING_RATE,
+    FILING_STATUSES,
+    FIRST_TABLE_YEAR,
+    TaxTable,
+    tax_table,
+)
 
 from .piecewise import ConvexPiecewise
 
@@ -107,6 +118,13 @@ class TaxSituation:
         return tax_table(self.year, str(self.filing_status), self.indexing_rate)
 
     @property
+    def loss_limit(self) -> float:
+        """The capital-loss limit (3,000; 1,500 married filing separately). Statutory and not indexed, so
+        a year before the first table (flat-rates mode) uses the first table's figure."""
+        table = tax_table(max(self.year, FIRST_TABLE_YEAR), str(self.filing_status), self.indexing_rate)
+        return table.capital_loss_limit
+
+    @property
     def deduction_amount(self) -> float:
         return self.table.standard_deduction if self.deduction is None else self.deduction
 
@@ -130,8 +148,10 @@ class TaxBreakdown:
     """The evaluated tax of a TaxSituation (dollars; marginal rates as fractions).
 
     ordinary_tax + preferential_tax is the regular income tax (worksheet line 25 or the plain schedule);
-    federal_tax = regular tax + niit; total_tax = federal_tax + state_tax. In flat mode ordinary_tax is
-    r_st × S, preferential_tax r_lt × L and taxable_income the net capital result S + L.
+    federal_tax = regular tax + niit; total_tax = federal_tax + state_tax. In flat mode ordinary_taxable
+    is Oc (the capital result at ordinary rates, a deducted loss negative), preferential_income Lp,
+    ordinary_tax r_st × Oc, preferential_tax r_lt × Lp, taxable_income the capital result in AGI
+    C = Oc + Lp (the base of the state tax) and niit 0.
     """
 
     mode: str
@@ -160,7 +180,9 @@ class CapitalNetting:
     """Schedule D netting. S, L: nets after carryforward; limit: the ordinary-loss limit (dollars).
 
     capital_in_agi = max(S + L, −limit); allowed_loss = max(0, −capital_in_agi);
-    preferential_gain = max(0, min(L, S + L)) (worksheet line 7 floored at 0).
+    preferential_gain = max(0, min(L, S + L)) (worksheet line 7 floored at 0);
+    ordinary_capital = capital_in_agi − preferential_gain = max(−limit, min(S + L, max(S, 0))), the part
+    taxed at ordinary rates.
     """
 
     net_short: float
@@ -182,6 +204,10 @@ class CapitalNetting:
     @property
     def preferential_gain(self) -> float:
         return max(0.0, min(self.net_long, self.net_total))
+
+    @property
+    def ordinary_capital(self) -> float:
+        return max(-self.limit, min(self.net_total, max(self.net_short, 0.0)))
 
 
 @dataclass(frozen=True)
@@ -251,10 +277,11 @@ def _evaluate_brackets(s: TaxSituation) -> TaxBreakdown:
     regular = regular_tax(table, taxable, preferential)
     niit = net_investment_income_tax(table, s.other_investment_income + s.qualified_dividends + capital, agi)
     state = s.state_rate * taxable
-    federal = regular.ordinary + regular.preferential + niit
     carry = carryover(netting, agi - deduction + netting.allowed_loss)
-    return TaxBreakdown(
-        mode="brackets",
+    return _breakdown(
+        "brackets",
+        netting,
+        carry,
         agi=agi,
         taxable_income=taxable,
         ordinary_taxable=taxable - preferential,
@@ -263,43 +290,67 @@ def _evaluate_brackets(s: TaxSituation) -> TaxBreakdown:
         preferential_tax=regular.preferential,
         niit=niit,
         state_tax=state,
-        federal_tax=federal,
-        total_tax=federal + state,
-        net_short_term=netting.net_short,
-        net_long_term=netting.net_long,
-        allowed_loss=netting.allowed_loss,
-        loss_benefit_used=carry.benefit_used,
-        carryforward_short_next=carry.short_next,
-        carryforward_long_next=carry.long_next,
     )
 
 
 def _evaluate_flat(s: TaxSituation) -> TaxBreakdown:
     assert s.flat_rates is not None
     rate_short, rate_long = s.flat_rates
-    net_short, net_long = s.net_short, s.net_long
-    ordinary = rate_short * net_short
-    preferential = rate_long * net_long
-    state = s.state_rate * (net_short + net_long)
-    federal = ordinary + preferential
-    return TaxBreakdown(
-        mode="flat",
-        agi=s.ordinary_income + s.qualified_dividends + net_short + net_long,
-        taxable_income=net_short + net_long,
-        ordinary_taxable=net_short,
-        preferential_income=net_long,
-        ordinary_tax=ordinary,
-        preferential_tax=preferential,
+    netting = CapitalNetting(s.net_short, s.net_long, s.loss_limit)
+    ordinary_capital, preferential = netting.ordinary_capital, netting.preferential_gain
+    capital = ordinary_capital + preferential
+    # A flat ordinary rate says there is ordinary taxable income for the deducted loss to reduce: the
+    # worksheet's taxable income before the loss is taken as unlimited, so the whole allowance is used.
+    carry = carryover(netting, math.inf)
+    return _breakdown(
+        "flat",
+        netting,
+        carry,
+        agi=s.ordinary_income + s.qualified_dividends + capital,
+        taxable_income=capital,
+        ordinary_taxable=ordinary_capital,
+        preferential_income=preferential,
+        ordinary_tax=rate_short * ordinary_capital,
+        preferential_tax=rate_long * preferential,
         niit=0.0,
-        state_tax=state,
+        state_tax=s.state_rate * capital,
+    )
+
+
+def _breakdown(
+    mode: str,
+    netting: CapitalNetting,
+    carry: Carryover,
+    *,
+    agi: float,
+    taxable_income: float,
+    ordinary_taxable: float,
+    preferential_income: float,
+    ordinary_tax: float,
+    preferential_tax: float,
+    niit: float,
+    state_tax: float,
+) -> TaxBreakdown:
+    """The breakdown of either mode: the totals and the Schedule D fields are formed the same way."""
+    federal = ordinary_tax + preferential_tax + niit
+    return TaxBreakdown(
+        mode=mode,
+        agi=agi,
+        taxable_income=taxable_income,
+        ordinary_taxable=ordinary_taxable,
+        preferential_income=preferential_income,
+        ordinary_tax=ordinary_tax,
+        preferential_tax=preferential_tax,
+        niit=niit,
+        state_tax=state_tax,
         federal_tax=federal,
-        total_tax=federal + state,
-        net_short_term=net_short,
-        net_long_term=net_long,
-        allowed_loss=0.0,
-        loss_benefit_used=0.0,
-        carryforward_short_next=0.0,
-        carryforward_long_next=0.0,
+        total_tax=federal + state_tax,
+        net_short_term=netting.net_short,
+        net_long_term=netting.net_long,
+        allowed_loss=netting.allowed_loss,
+        loss_benefit_used=carry.benefit_used,
+        carryforward_short_next=carry.short_next,
+        carryforward_long_next=carry.long_next,
     )
 
 
