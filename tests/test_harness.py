@@ -1,7 +1,7 @@
 """The household harness (issue 10): generated households over the whole scenario contract, through the CLI.
 
 Each household (tests/harness/strategies.py) is written as a scenario file and run with `rebal-opt solve
---json` in-process, and `yearend` / `unwind` when it has that section; tests/harness/checks.py says what
+--json` in-process, and `yearend` / `unwind` / `whatif` when it has that section; tests/harness/checks.py says what
 must hold: exit 0, 3 or 4 (never 1; never 2, since every household is meant to be valid); with 0 one JSON
 object that reads back as the result and passes the independent verifier, lot lines in whole shares under
 `whole_shares`; with 3 a conflict that stays infeasible when every other rule is relaxed.
@@ -48,23 +48,29 @@ def assert_no_findings(data: Data, commands: list[str]) -> None:
     assert not outcome.findings, report(outcome, data)
 
 
-@settings(CI, max_examples=100)
+@settings(CI, max_examples=150)
 @given(households(yearend=False, unwind=False))
 def test_solve_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["solve"])
 
 
-@settings(CI, max_examples=30)
+@settings(CI, max_examples=40)
 @given(households(yearend=True, unwind=False))
 def test_yearend_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["yearend"])
 
 
-@settings(CI, max_examples=30)
+@settings(CI, max_examples=40)
 @given(households(yearend=False, unwind=True))
 def test_unwind_on_generated_households(data: Data) -> None:
     assume("unwind" in data)  # drawn only when a tradable account holds something
     assert_no_findings(data, ["unwind"])
+
+
+@settings(CI, max_examples=20)
+@given(households(yearend=False, unwind=False, whatif=True))
+def test_whatif_on_generated_households(data: Data) -> None:
+    assert_no_findings(data, ["whatif"])
 
 
 @pytest.mark.skipif(PROFILE != "long", reason="the long run: REBAL_OPT_HARNESS=long")

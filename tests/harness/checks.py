@@ -1,12 +1,13 @@
 """What every generated household must get from the CLI (issue 10, Deliver 1 and 2).
 
 `check_file(path)` runs `rebal-opt solve` on a scenario file in-process (click's CliRunner, `--json`, a
-short `--time-limit`), and `yearend` / `unwind` when the file has that section, and returns every
+short `--time-limit`), and `yearend` / `unwind` / `whatif` when the file has that section, and returns every
 `Finding` — a broken promise — with the exit codes it saw:
 
 * the exit code is 0, 3 or 4; 1 (internal error) is a finding, and so is 2 (bad input): the harness
   only writes households it means to be valid, so either the generator or the validator is wrong;
-* exit 0: stdout is exactly one JSON object that reads back as `Result` (`UnwindResult` for unwind),
+* exit 0: stdout is exactly one JSON object that reads back as `Result` (`UnwindResult` for unwind; for
+  whatif, each variant's result is checked against the scenario with that variant's overrides),
   says `verified`, and passes the independent verifier `rebal_opt.solver.verify.verify` from the JSON
   alone; with `rules.whole_shares`, every lot line of every sale is a whole number of shares unless it
   sells the lot whole (a lot that is itself fractional) — checked here, not by the product;
@@ -34,6 +35,7 @@ from pydantic import ValidationError
 
 from rebal_opt.cli.main import cli
 from rebal_opt.models.loading import load_scenario
+from rebal_opt.models.overrides import apply_overrides
 from rebal_opt.models.result import Result, Trade, UnwindResult
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.models.yaml_io import read_yaml_file
@@ -109,7 +111,7 @@ def run_cli(command: str, path: Path, time_limit: float = TIME_LIMIT) -> Run:
 
 
 def commands_for(data: Data) -> list[str]:
-    return ["solve", *(c for c in ("yearend", "unwind") if data.get(c) is not None)]
+    return ["solve", *(c for c in ("yearend", "unwind", "whatif") if data.get(c))]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -123,6 +125,10 @@ def _crash_site(stderr: str) -> str:
     if not ours:
         return "?"
     file, function = ours[-1]
+    # A comprehension's frame is named '<genexpr>': name the function around it instead.
+    named = [fn for f, fn in ours if f == file and not fn.startswith("<")]
+    if function.startswith("<") and named:
+        function = named[-1]
     return f"{Path(file).parent.name}/{Path(file).name}:{function}"
 
 
@@ -200,8 +206,8 @@ def fractional_lot_lines(scenario: Scenario, sales: list[list[Trade]], command: 
                     Finding(
                         command,
                         "fractional lot line under whole_shares",
-                        f"sell {trade.shares:g} {trade.security} in {trade.account}{where}: lot {line.lot} "
-                        f"{line.shares:.6g} shares (the lot has {left:.6g} left)",
+                        f"sell {trade.shares:.10g} {trade.security} in {trade.account}{where}: lot {line.lot} "
+                        f"{line.shares:.10g} shares (the lot has {left:.10g} left)",
                         "whole_shares lot line",
                     )
                 )
@@ -250,10 +256,40 @@ def check_unwind(run: Run, scenario: Scenario) -> list[Finding]:
                         Finding(
                             run.command,
                             "fractional gift under whole_shares",
-                            f"period {p.period}: gift of {gift.shares:.6g} shares of lot {gift.lot}",
+                            f"period {p.period}: gift of {gift.shares:.10g} shares of lot {gift.lot}",
                             "whole_shares gift line",
                         )
                     )
+    return out
+
+
+def check_whatif(run: Run, data: Data) -> list[Finding]:
+    """Exit 0 of whatif: one JSON object; each variant with a plan passes the verifier against the
+    scenario with that variant's overrides applied (models/overrides.py, as the command applies them)."""
+    payload, bad = _one_json_object(run)
+    if payload is None:
+        return [bad] if bad else []
+    out = []
+    for variant in payload.get("variants", []):
+        name, overrides, body = variant.get("name"), variant.get("overrides", {}), variant.get("result", {})
+        if body.get("status") == "infeasible":
+            continue
+        try:
+            result = Result.model_validate(body)
+        except ValidationError as exc:
+            out.append(Finding(run.command, "JSON is not a Result", f"{name}: {str(exc)[:400]}", "result schema"))
+            continue
+        scenario = apply_overrides(data, overrides, f"whatif {name}")
+        for violation in verify(scenario, result).violations:
+            out.append(
+                Finding(
+                    run.command,
+                    f"verifier: {violation.kind}",
+                    f"{name}: {violation.message}",
+                    f"verifier {violation.kind}",
+                )
+            )
+        out += fractional_lot_lines(scenario, [result.trades], run.command)
     return out
 
 
@@ -324,6 +360,10 @@ def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float) -> 
     payload, bad = _one_json_object(run)
     if payload is None:
         return [bad] if bad else []
+    if re.search(r"time limit|solver failed|\(failed\)", run.stderr):
+        # Design §5: 4 is "solver failure or time limit with no plan"; 3 promises a conflict of rules.
+        line = run.stderr.strip().splitlines()[-1]
+        return [Finding(run.command, "no plan in time reported as infeasible (exit 3, not 4)", line, "exit 3 for 4")]
     if run.command == "unwind":
         return []
     named = payload.get("conflicts")
@@ -366,6 +406,8 @@ def check_run(run: Run, path: Path, data: Data, workdir: Path, time_limit: float
         return []
     if run.exit_code == 3:
         return check_infeasible(run, data, workdir, time_limit)
+    if run.command == "whatif":
+        return check_whatif(run, data)
     scenario = load_scenario(path)
     return check_unwind(run, scenario) if run.command == "unwind" else check_plan(run, scenario)
 

@@ -70,6 +70,7 @@ def run(households_wanted: int, seed_value: int, log_dir: Path, time_limit: floa
                     for f in outcome.findings
                 ]
                 codes = outcome.exit_codes()
+                run_seconds = {r.command: round(r.seconds, 3) for r in outcome.runs}
             except Exception as exc:  # the harness itself failed: log it as a finding, keep going
                 findings = [
                     {
@@ -79,7 +80,7 @@ def run(households_wanted: int, seed_value: int, log_dir: Path, time_limit: floa
                         "message": repr(exc),
                     }
                 ]
-                codes = {}
+                codes, run_seconds = {}, {}
             seconds = round(time.perf_counter() - began, 3)
         record: dict[str, Any] = {
             "index": index,
@@ -87,6 +88,8 @@ def run(households_wanted: int, seed_value: int, log_dir: Path, time_limit: floa
             "name": data.get("name"),
             "exit": codes,
             "seconds": seconds,
+            "run_seconds": run_seconds,
+            "at": round(time.time(), 1),
             "findings": findings,
         }
         for finding in findings:
@@ -120,8 +123,10 @@ def summary(log_dirs: list[Path]) -> str:
             first.setdefault(f["key"], {**f, "index": r["index"], "seed": r["seed"]})
     households_with = sum(1 for r in records if r["findings"])
     seconds = sum(r["seconds"] for r in records)
+    stamps = [r["at"] for r in records if "at" in r]
+    wall = f", {(max(stamps) - min(stamps)) / 3600:.2f} h from first to last" if stamps else ""
     lines = [
-        f"households: {len(records)} ({households_with} with findings), {seconds:.0f} s of checks",
+        f"households: {len(records)} ({households_with} with findings), {seconds:.0f} s of checks{wall}",
         "exit codes: " + ", ".join(f"{k}: {n}" for k, n in sorted(exits.items())),
         f"distinct findings: {len(keys)}",
     ]

@@ -27,7 +27,8 @@ What a household can hold, and how each part is drawn:
   securities and lot ids (default ids `<account>:<n>` too);
 * `objective`: quadratic or absolute tracking, tax weights from 0 to 100, no risk model, volatility and
   correlation overrides (an invalid correlation matrix included: it is repaired), or the factor form;
-* `yearend:` and `unwind:` sections (every field), about one household in four and in five.
+* `yearend:`, `unwind:` and `whatif:` sections (every field; what-if variants override rules, bands,
+  the tax weight, income and a contribution), about one household in four, five and six.
 
 Then up to two *edges* from `EDGES` reshape the household into one of the shapes that broke the engine
 before (issue 10, "What was seen"): a position whose only sellable lot is below `min_trade`, a new-cash
@@ -594,6 +595,29 @@ def unwind_section(draw: st.DrawFn, ctx: Context, tax_year: int) -> Data | None:
     return out
 
 
+@st.composite
+def whatif_section(draw: st.DrawFn, ctx: Context) -> Data:
+    """One or two named variants, each a few `path: value` overrides that keep the household valid."""
+    choices: list[tuple[str, st.SearchStrategy[Any]]] = [
+        ("rules.whole_shares", st.booleans()),
+        ("bands.absolute", st.sampled_from([0.02, 0.1])),
+        ("rules.min_trade", st.sampled_from([100.0, 1_000.0])),
+        ("objective.tax_weight", st.sampled_from([0.0, 5.0])),
+        ("tax.ordinary_income", st.sampled_from([40_000.0, 600_000.0])),
+        ("rules.wash_sales", st.sampled_from(["ignore", "avoid"])),
+        ("rules.max_trades", st.sampled_from([3, 1])),
+        ("rules.costs.spread_bps", st.sampled_from([10.0, 0.0])),
+    ]
+    tradable = [i for i, a in enumerate(ctx.accounts) if a.get("tradable", True)]
+    if tradable:
+        choices.append((f"accounts[{tradable[0]}].contribution", st.sampled_from([5_000.0, 0.0])))
+    out: Data = {}
+    for k in range(count_(draw, 1, 2)):
+        picked = draw(st.lists(st.sampled_from([path for path, _ in choices]), min_size=1, max_size=2, unique=True))
+        out[f"variant-{k + 1}"] = {path: draw(dict(choices)[path]) for path in picked}
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------
 # Edges: shapes that broke the engine before (issue 10), each a small reshaping of a drawn household
 
@@ -924,10 +948,16 @@ def _prune(ctx: Context) -> None:
 
 
 @st.composite
-def households(draw: st.DrawFn, edges: bool = True, yearend: bool | None = None, unwind: bool | None = None) -> Data:
+def households(
+    draw: st.DrawFn,
+    edges: bool = True,
+    yearend: bool | None = None,
+    unwind: bool | None = None,
+    whatif: bool | None = None,
+) -> Data:
     """One household as scenario data (see the module docstring). `edges=False` draws no edge;
-    `yearend` / `unwind`: True always writes that section (unwind: when a tradable account holds
-    something), False never, None sometimes."""
+    `yearend` / `unwind` / `whatif`: True always writes that section (unwind: when a tradable account
+    holds something), False never, None sometimes."""
     flat = chance(draw, 5)
     as_of = draw(st.one_of(st.dates(FIRST_AS_OF, LAST_AS_OF), st.sampled_from(EDGE_AS_OF)))
     if flat and chance(draw, 4):
@@ -955,6 +985,8 @@ def households(draw: st.DrawFn, edges: bool = True, yearend: bool | None = None,
     data["objective"] = draw(objective(ctx))
     if yearend or (yearend is None and chance(draw, 4)):
         data["yearend"] = draw(yearend_section())
+    if whatif or (whatif is None and chance(draw, 6)):
+        data["whatif"] = draw(whatif_section(ctx))
     if unwind or (unwind is None and chance(draw, 5)):
         section = draw(unwind_section(ctx, int(data["tax"].get("year", as_of.year))))
         if section is not None:
