@@ -18,7 +18,8 @@ flat-rate tax, costs, dust rows, wash-exposed loss sales). Last, rebal-opt is so
 `rules.max_tracking_error` at the peer's recomputed tracking error, so that tax and usable loss are
 compared at equal-or-lower tracking error; the runner says whether the budget was respected.
 
-Times are medians over the runs; ratios are per run (peer / rebal-opt, same run), then the median.
+Times are medians over the runs; ratios are per run (peer / rebal-opt, same run), then the median, and
+only where both tools returned a plan (not `no_plan`, not `no_trade_needed`).
 Quality figures are from the first run. `--json FILE` saves every raw figure. Nothing here asserts a
 target: a plan that fails, times out or breaks its budget is recorded with its status and flagged.
 """
@@ -47,6 +48,7 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv"
 PEER_REQUIREMENT = "taxrebalance==0.2.0"
 ISSUE_SIZES = "10x100,30x1000,250x750,100x3000,500x1500,500x20000,1000x50000"
+SOLVED = ("optimal", "time_limit")  # rebal-opt outcomes that are a plan of trades
 TE_TOLERANCE = 1e-6  # relative, on "equal or lower tracking error"
 
 
@@ -289,8 +291,12 @@ def _times(record: dict[str, Any]) -> None:
         return record.get(clock)
 
     def ratio(run: dict[str, Any], a: str, b: str, clock: str = "seconds") -> float | None:
+        # only between two plans: a time to "no plan" or "nothing to do" is not a time to the answer
+        planned = (run.get("rebal_opt") or {}).get("outcome") in SOLVED and (run.get("peer") or {}).get(
+            "outcome"
+        ) == "feasible"
         x, y = seconds(run, a, clock), seconds(run, b, clock)
-        return x / y if x is not None and y else None
+        return x / y if planned and x is not None and y else None
 
     record["times"] = {
         key: _median([seconds(r, key) for r in runs])
@@ -343,7 +349,8 @@ def print_tables(records: list[dict[str, Any]]) -> None:
             f" {_f(t['rebal_opt_cli'], '.2f'):>8} {_f(rec['ratio'], '.2f'):>7} {_f(rec['ratio_cli'], '.2f'):>9}"
             f" {_f(cpu.get('peer'), '.1f'):>6}/{_f(cpu.get('rebal_opt'), '.1f'):<6}"
             f" {_f(rec.get('ratio_cpu'), '.2f'):>9}"
-            f" {_status(rec['rebal_opt_summary']):>18} {mem['peer']:>5.0f}/{mem['rebal_opt']:<6.0f}"
+            f" {_status(rec['rebal_opt_summary']):>18}"
+            f" {_f(mem['peer'] or None, '.0f'):>5}/{_f(mem['rebal_opt'] or None, '.0f'):<6}"
         )
     print(
         "\nplans, recomputed by compare.py (TE: sqrt(d'Cd) after trades, cash included; tax: flat 35%/20% on the"
