@@ -354,13 +354,14 @@ def print_tables(records: list[dict[str, Any]]) -> None:
         )
     print(
         "\nplans, recomputed by compare.py (TE: sqrt(d'Cd) after trades, cash included; tax: flat 35%/20% on the"
-        "\nplan's net short/long result with wash-exposed losses disallowed, no $3,000 limit; usable loss: losses"
-        "\nnot exposed to a wash sale; @TE: rebal-opt with rules.max_tracking_error = the peer's TE)"
+        "\nplan's net short/long result with wash-exposed losses disallowed, no $3,000 limit; tax $3k limit: the"
+        "\nsame with Schedule D netting and the $3,000 limit; usable loss: losses not exposed to a wash sale;"
+        "\n@TE: rebal-opt with rules.max_tracking_error = the peer's TE)"
     )
     print(
         f"{'size':>11} {'TE before':>9} {'TE peer':>8} {'TE r-o':>8} {'TE @TE':>8} {'budget':>7}"
         f" {'tax peer':>10} {'tax r-o':>10} {'tax @TE':>10} {'loss peer':>10} {'loss r-o':>10} {'loss @TE':>10}"
-        f" {'dust p/r/@':>11} {'wash p/r/@':>11}"
+        f" {'dust p/r/@':>11} {'wash p/r/@':>11} {'tax $3k limit p/r/@':>22}"
     )
     for rec in records:
         p, o = rec.get("peer_eval"), rec.get("rebal_opt_eval")
@@ -381,6 +382,7 @@ def print_tables(records: list[dict[str, Any]]) -> None:
             f" {_f(g(b, 'usable_tax_flat'), ',.0f'):>10} {_f(g(p, 'usable_loss'), ',.0f'):>10}"
             f" {_f(g(o, 'usable_loss'), ',.0f'):>10} {_f(g(b, 'usable_loss'), ',.0f'):>10}"
             f" {counts('dust_rows'):>11} {counts('wash_exposed_sales'):>11}"
+            f" {'/'.join(_f(g(e, 'usable_tax_limited'), ',.0f') for e in (p, o, b)):>22}"
         )
     for rec in records:
         notes = []
