@@ -45,7 +45,8 @@ CI = settings.get_profile("harness-ci")
 def assert_no_findings(data: Data, commands: list[str]) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         outcome = check_household(data, Path(workdir), commands=commands)
-    assert not outcome.findings, report(outcome, data)
+    if outcome.findings:
+        pytest.fail(report(outcome, data), pytrace=False)
 
 
 @settings(CI, max_examples=150)

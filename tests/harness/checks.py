@@ -111,7 +111,10 @@ def run_cli(command: str, path: Path, time_limit: float = TIME_LIMIT) -> Run:
 
 
 def commands_for(data: Data) -> list[str]:
-    return ["solve", *(c for c in ("yearend", "unwind", "whatif") if data.get(c))]
+    """solve always; yearend and unwind when the section is there (`yearend: {}` means its defaults);
+    whatif when it names a variant."""
+    sections = [c for c in ("yearend", "unwind") if data.get(c) is not None]
+    return ["solve", *sections, *(["whatif"] if data.get("whatif") else [])]
 
 
 # ----------------------------------------------------------------------------------------------------
