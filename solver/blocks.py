@@ -33,14 +33,12 @@ class TradeIndicators:
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
-        model.sell_trade = cp.Variable(len(d.sell_slots), boolean=True, name="sell_trade")
-        model.buy_trade = cp.Variable(len(d.buy_slots), boolean=True, name="buy_trade")
-        model.permissions += [model.sell_trade, model.buy_trade]
+        sell_trade, buy_trade = model.indicators()
         sell_cap = d.unit_to_sell_slot @ (d.unit_value if model.options.allow_sells else 0 * d.unit_value)
         if len(d.sell_slots):
-            model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, model.sell_trade))
+            model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, sell_trade))
         if len(d.buy_slots):
-            model.constraints.append(model.buy <= cp.multiply(model.buy_limit, model.buy_trade))
+            model.constraints.append(model.buy <= cp.multiply(model.buy_limit, buy_trade))
         # Never both sides of one security in one account (a round trip only costs), except a gain harvest
         # in a taxable account at year end (selling a gain lot and buying it back steps the basis up).
         buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
@@ -52,7 +50,7 @@ class TradeIndicators:
         ]
         if pairs:
             sells, buys = zip(*pairs, strict=True)
-            model.constraints.append(model.sell_trade[list(sells)] + model.buy_trade[list(buys)] <= 1)
+            model.constraints.append(sell_trade[list(sells)] + buy_trade[list(buys)] <= 1)
 
 
 @dataclass
@@ -91,24 +89,40 @@ class MaximumTrades:
 
 @dataclass
 class WholeShares:
-    """Every trade is a whole number of shares: amount = price·n / SCALE with n integer.
-
-    Sales are whole per (account, security) trade; how the shares split over lots is continuous.
+    """Every trade is a whole number of shares, and so is every lot line of a sale (a broker takes a
+    specific-lot instruction in whole shares): sell_u = price·(n_u + f_u·w_u) / SCALE per sell unit, with
+    n_u ∈ {0..⌊shares_u⌋} integer and, for a lot (or position) holding a fraction f_u of a share, a binary
+    w_u that sells that fraction too — only together with every whole share (n_u ≥ ⌊shares_u⌋·w_u): such
+    a lot is sold in whole shares or entirely. Purchases: buy_b = price·m_b / SCALE, m_b integer.
     """
 
     name: str = "rules.whole_shares"
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
-        if len(d.sell_slots):
-            max_shares = np.floor(d.unit_to_sell_slot @ (d.unit_value * SCALE) / d.sell_slot_price + 1e-9)
+        if len(d.units):
+            shares = np.array([u.shares for u in d.units])
+            price = np.array([d.scenario.securities[u.security].price for u in d.units])
+            sellable = (d.unit_value > 0) & (model.sell_upper > 0)
+            whole = np.floor(shares + 1e-9)
+            fraction = np.where(shares - whole > 1e-9, shares - whole, 0.0)
             n_sell = cp.Variable(
-                len(d.sell_slots),
+                len(d.units),
                 integer=True,
                 name="sell_shares",
-                bounds=[np.zeros(len(d.sell_slots)), max_shares],
+                bounds=[np.zeros(len(d.units)), np.where(sellable, whole, 0.0)],
             )
-            model.constraints.append(model.sell_by_slot == cp.multiply(d.sell_slot_price / SCALE, n_sell))
+            amount = n_sell
+            partial = np.flatnonzero(sellable & (fraction > 0))
+            if len(partial):
+                rest = cp.Variable(len(partial), boolean=True, name="sell_whole_lot")
+                model.permissions.append(rest)
+                spread = sp.csr_matrix(
+                    (fraction[partial], (partial, np.arange(len(partial)))), shape=(len(d.units), len(partial))
+                )
+                amount = amount + spread @ rest
+                model.constraints.append(n_sell[partial] >= cp.multiply(whole[partial], rest))
+            model.constraints.append(model.sell == cp.multiply(price / SCALE, amount))
         if len(d.buy_slots):
             max_buy = np.floor(model.buy_limit * SCALE / d.buy_slot_price + 1e-9)
             n_buy = cp.Variable(
@@ -246,6 +260,8 @@ class CashSpent:
         # cash target by a few cents, and the verifier checks the rounded plan against this very rule
         # (with no slack, plan.settle_cash spends the cents rounding leaves).
         floors = float(d.min_cash.sum()) + max(0.0, slack - ROUNDING_MARGIN)
+        if model.options.cash_stuck:
+            floors = floors + self._stuck_cash(model)
         if d.target[cash_class] <= 0:
             model.constraints.append(cp.sum(cash_after) <= floors)
             return
@@ -260,6 +276,47 @@ class CashSpent:
             room <= big_m * has_room,
             cp.sum(cash_after) <= floors + room,
         ]
+
+    @staticmethod
+    def _stuck_cash(model: RebalanceModel) -> cp.Expression:
+        """Cash that no purchase can take without breaking a band ("as far as the bands allow"): when the
+        rule cannot be kept as above, account a may keep more (up to all it could hold) only if every
+        security it may buy has no room left below its band's high for a minimum purchase: per slot b of a
+        and class c of b (fraction f), high_c·W − V_c ≤ f·grain_b, grain_b = max(min_trade, a share when
+        whole shares, a cent). One binary per account: δ_a = 1 allows the cash and demands the bands full."""
+        d = model.data
+        rules = d.scenario.rules
+        values, total = model.class_after(), model.total_after()
+        allowance: list[cp.Expression] = []
+        for i, account_id in enumerate(d.accounts):
+            slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
+            if not slots:
+                continue
+            stuck = cp.Variable(boolean=True, name=f"cash_stuck_{i}")
+            sellable = d.sell_slot_account @ (d.unit_to_sell_slot @ d.unit_value) if len(d.units) else np.zeros(1 + i)
+            most = float(d.cash_start[i] + np.asarray(sellable).ravel()[i])
+            allowance.append(most * stuck)
+            for b in slots:
+                grain = max(rules.min_trade, d.buy_slot_price[b] if rules.whole_shares else 0.0, 0.01) / SCALE
+                exposure = d.buy_slot_exposure[:, b].toarray().ravel()
+                for c in np.flatnonzero(exposure > 0):
+                    room = d.high[c] * total - values[c]
+                    model.constraints.append(room <= exposure[c] * grain + d.total_start * (1 - stuck))
+        return cp.sum(cp.hstack(allowance)) if allowance else cp.Constant(0.0)
+
+
+@dataclass
+class HarvestOnly:
+    """In band (rules.harvest_in_band): the plan only harvests. Loss lots are the only sales (their bounds,
+    RebalanceModel.create) and each account buys with no more than its sales bring in:
+    Σ buys_a ≤ Σ sells_a, so idle cash and the allocation otherwise stay as they are."""
+
+    name: str = "rules.harvest_in_band"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        sold = d.sell_slot_account @ model.sell_by_slot if len(d.sell_slots) else np.zeros(len(d.accounts))
+        model.constraints.append(d.buy_slot_account @ model.buy <= sold)
 
 
 @dataclass

@@ -41,10 +41,17 @@ def check(scenario: Scenario) -> CheckReport:
         if w.target > 0 and w.asset_class not in held_classes and w.asset_class != CASH_CLASS:
             notes.append(f"asset class '{w.asset_class}' has a target but no security in the file to hold it")
     values = account_values(scenario)
-    for account_id, amount in withdrawals(scenario).items():
-        account = scenario.account(account_id)
-        if cash[account_id] - amount < account.min_cash:
-            reasons.append(f"withdrawal of {amount:,.2f} from {account_id} needs funding")
+    out = withdrawals(scenario)
+    for account in scenario.accounts:
+        amount = out.get(account.id, 0.0)
+        if cash[account.id] - amount >= account.min_cash:
+            continue
+        if amount > 0:
+            reasons.append(f"withdrawal of {amount:,.2f} from {account.id} needs funding")
+        else:
+            reasons.append(
+                f"{account.id} holds {cash[account.id]:,.2f} in cash, below its min_cash {account.min_cash:,.2f}"
+            )
     for account in scenario.accounts:
         if not account.tradable:
             notes.append(f"account '{account.id}' is not tradable: it counts in the allocation, never trades")

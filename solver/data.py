@@ -102,6 +102,12 @@ class RebalanceData:
         )
 
     @property
+    def harvestable(self) -> np.ndarray:
+        """(U,) bool: taxable lots at a loss that may be sold now (not held back by a wash-sale window)."""
+        taxable = np.array([u.taxable for u in self.units], dtype=bool)
+        return taxable & (self.unit_gain_ratio < 0) & (self.unit_value > 0)
+
+    @property
     def cash_index(self) -> int:
         return self.classes.index(CASH_CLASS)
 

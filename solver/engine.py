@@ -41,7 +41,11 @@ class InfeasiblePlan(Exception):
 
 
 class SolverFailure(Exception):
-    """The solver failed or ran out of time without any plan."""
+    """The solver failed or ran out of time without any plan (`time_limit`: it ran out of time)."""
+
+    def __init__(self, message: str, time_limit: bool = False) -> None:
+        super().__init__(message)
+        self.time_limit = time_limit
 
 
 def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
@@ -77,19 +81,22 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(blocks.RealizedGainCap())
     if options.cash_spent:
         chosen.append(blocks.CashSpent())
+    if options.harvest_only and len(data.buy_slots):
+        chosen.append(blocks.HarvestOnly())
     if yearend is not None:
         if not yearend.harvest_losses:
             chosen.append(blocks.NoLossHarvest())
         if yearend.target_net_realized is not None:
             chosen.append(blocks.TargetNetRealized())
+    quadratic = data.scenario.objective.tracking == "quadratic"
+    tracking = objective.QuadraticTracking() if quadratic else objective.AbsoluteTracking()
     if options.objective == "band_violation":
         chosen.append(objective.BandViolationTerm())
         chosen.append(objective.TurnoverTieBreak())
+        if rules.max_tracking_error is not None and not period_of_plan:
+            chosen.append(tracking)  # the budget is a rule: it holds while the violation is minimized too
         return chosen
-    if data.scenario.objective.tracking == "quadratic":
-        chosen.append(objective.QuadraticTracking())
-    else:
-        chosen.append(objective.AbsoluteTracking())
+    chosen.append(tracking)
     if yearend is not None:
         chosen.append(objective.YearEndTax())
     elif not period_of_plan and (data.scenario.objective.tax_weight > 0 or options.tax_weight_parameter):
@@ -129,13 +136,23 @@ class SolveLog:
         self, data: RebalanceData, options: BuildOptions, time_limit: float | None, mip_gap: float
     ) -> tuple[BuiltProblem, SolveOutcome]:
         built = build_problem(data, options)
-        outcome = run_highs(built.problem, time_limit, mip_gap, switches=built.model.switches(built.problem))
+        outcome = run_highs(
+            built.problem,
+            time_limit,
+            mip_gap,
+            switches=built.model.switches(built.problem),
+            cones=built.model.cones,
+        )
         # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
         self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)
         self.solve_seconds += outcome.solver_seconds
         self.solves += 1
         self.last = outcome
         return built, outcome
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
 
 
 def _deadline_left(deadline: float | None) -> float | None:
@@ -151,6 +168,7 @@ class PhaseOutcome:
     outcome: SolveOutcome
     log: SolveLog
     notes: list[str]
+    harvest: bool = False  # every class was in band: the plan only harvests losses (rules.harvest_in_band)
 
 
 def run_phases(
@@ -167,9 +185,12 @@ def run_phases(
     problem can be solved again at other weights (the frontier)."""
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     data = build_data(scenario)
-    new_cash = any(a.contribution > 0 and a.tradable for a in scenario.accounts)
-    if purpose == "rebalance" and not even_in_band and not check(scenario).rebalance_due and not new_cash:
-        return None
+    flows = any(a.contribution != 0 and a.tradable for a in scenario.accounts)
+    harvest = False
+    if purpose == "rebalance" and not even_in_band and not check(scenario).rebalance_due and not flows:
+        if not (scenario.rules.harvest_in_band and data.harvestable.any()):
+            return None
+        harvest = True
     log = SolveLog()
     notes: list[str] = []
 
@@ -179,9 +200,13 @@ def run_phases(
         options = replace(options, tax_weight_parameter=parametric)
         built, outcome = log.run(arrays, options, _deadline_left(deadline), mip_gap)
         if outcome.status == "failed":
-            raise SolverFailure(f"HiGHS failed: {outcome.message}")
+            raise SolverFailure(f"HiGHS failed: {outcome.message}", time_limit=_past(deadline))
         return built, outcome
 
+    if harvest:
+        built, outcome = attempt(BuildOptions(harvest_only=True))
+        if outcome.has_plan:
+            return PhaseOutcome(data, built, outcome, log, notes, harvest=True)
     result = _hard_bands(scenario, attempt, notes, purpose)
     if result is None:
         result = _soft_bands(scenario, attempt, notes, purpose)
@@ -200,10 +225,17 @@ def solve(
     Raises InfeasiblePlan (naming the conflicting rules) or SolverFailure.
     """
     start = time.perf_counter()
-    phases = run_phases(scenario, time_limit, mip_gap, purpose)
+    try:
+        phases = run_phases(scenario, time_limit, mip_gap, purpose)
+    except SolverFailure as exc:
+        fallback = _trade_nothing(scenario, exc, time.perf_counter() - start, purpose)
+        if fallback is None:
+            raise
+        return fallback
     if phases is None:
         info = SolverInfo(status="not_run", seconds=round(time.perf_counter() - start, 3), mip_gap=0.0, solves=0)
-        notes = ["every class is inside its band and there is no new cash to invest or withdrawal to fund"]
+        why = "no loss lot to harvest" if scenario.rules.harvest_in_band else "rules.harvest_in_band is off"
+        notes = [f"every class is inside its band and there is no new cash to invest or withdrawal to fund ({why})"]
         return _finish(build_data(scenario), [], "no_trade_needed", info, notes)
     model = phases.built.model
     outcome, log = phases.outcome, phases.log
@@ -228,7 +260,33 @@ def solve(
         solves=log.solves,
     )
     status = "time_limit" if outcome.status == "time_limit" else "optimal"
-    return _finish(phases.data, trades, status, info, phases.notes, purpose)
+    notes = list(phases.notes)
+    if phases.harvest and not trades:
+        status = "no_trade_needed"
+        notes.append(
+            "every class is inside its band and no loss is worth harvesting: none saves more tax than the "
+            "tracking error and costs it adds"
+        )
+    elif phases.harvest:
+        notes.append("every class is inside its band: the plan only harvests losses (rules.harvest_in_band)")
+    return _finish(phases.data, trades, status, info, notes, purpose)
+
+
+def _trade_nothing(scenario: Scenario, failure: SolverFailure, seconds: float, purpose: str) -> Result | None:
+    """When time ran out before any plan was found: trading nothing, if that keeps every rule (the verifier
+    decides), is a plan — shown with status time_limit rather than no plan at all."""
+    if not failure.time_limit:
+        return None
+    info = SolverInfo(status="time_limit", seconds=round(seconds, 3), mip_gap=None, solves=0)
+    notes = [
+        "no plan was found within the time limit; trading nothing keeps every rule, so that is the plan shown "
+        "(a longer --time-limit may find a better one)"
+    ]
+    data = build_data(scenario)
+    result = build_result(data, [], "time_limit", info, notes)
+    if not verify(scenario, result, allow_gain_round_trips=purpose == "yearend").ok:
+        return None
+    return result.model_copy(update={"verified": True})
 
 
 Attempt = Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome]]
@@ -249,11 +307,18 @@ def _hard_bands(
         built, outcome = attempt(BuildOptions(cash_spent=True))
         if outcome.has_plan:
             return built, outcome
+        built, outcome = attempt(BuildOptions(cash_spent=True, cash_stuck=True))
+        if outcome.has_plan:
+            notes.append(
+                "contributions first as far as the bands allow: cash stays uninvested only where every "
+                "security its account may buy is at the top of its band"
+            )
+            return built, outcome
         built, outcome = attempt(BuildOptions())
         if outcome.has_plan:
             notes.append(
                 "contributions first could not be kept (new cash cannot all be invested within the "
-                "rules); the plan sells while some new cash stays uninvested"
+                "rules, e.g. rules.max_trades); the plan sells while some new cash stays uninvested"
             )
             return built, outcome
         return None
@@ -291,6 +356,7 @@ def _soft_bands(
         built, outcome = attempt(replace(plan, cash_spent=True))
         if outcome.has_plan:
             return built, outcome
+        plan = replace(plan, cash_spent=True, cash_stuck=True)
     built, outcome = attempt(plan)
     if not outcome.has_plan:
         raise SolverFailure("the best plan at the least band violation could not be found")
@@ -320,10 +386,14 @@ def _relaxations(scenario: Scenario) -> list[Relaxation]:
         out.append((f"rules.max_realized_gain ({r.max_realized_gain:,.2f})", with_rules(max_realized_gain=None)))
     if r.max_trades is not None:
         out.append((f"rules.max_trades ({r.max_trades})", with_rules(max_trades=None)))
+    if r.max_tracking_error is not None:
+        out.append((f"rules.max_tracking_error ({r.max_tracking_error:.4%})", with_rules(max_tracking_error=None)))
     if r.min_trade > 0:
         out.append((f"rules.min_trade ({r.min_trade:,.2f})", with_rules(min_trade=0.0)))
     if r.whole_shares:
         out.append(("rules.whole_shares", with_rules(whole_shares=False)))
+    if r.contributions_first:
+        out.append(("rules.contributions_first", with_rules(contributions_first=False)))
     if r.wash_sales == "avoid":
         out.append(("rules.wash_sales (avoid)", with_rules(wash_sales="ignore")))
     for i, account in enumerate(scenario.accounts):
@@ -378,7 +448,7 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
     def factory(data: RebalanceData) -> Attempt:
         def run(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
             built = build_problem(data, options)
-            return built, run_highs(built.problem, 30.0, DEFAULT_MIP_GAP)
+            return built, run_highs(built.problem, 30.0, DEFAULT_MIP_GAP, cones=built.model.cones)
 
         return run
 

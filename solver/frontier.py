@@ -139,7 +139,12 @@ class Sweep:
         self.parameter.value = weight
         # The parameter changes only the objective: cvxpy re-applies it to the cached compilation (DPP).
         outcome = run_highs(
-            self.built.problem, self.time_limit, self.mip_gap, reuse_values=True, switches=self.switches
+            self.built.problem,
+            self.time_limit,
+            self.mip_gap,
+            reuse_values=True,
+            switches=self.switches,
+            cones=self.built.model.cones,
         )
         self.solves += 1
         self.record(weight, outcome)

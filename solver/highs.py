@@ -11,11 +11,12 @@ stdout clean.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,7 @@ import highspy
 import numpy as np
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_dict
 
+from .cone import MAX_REFINEMENT_ROUNDS, LazyRows, SecondOrderCone
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
 from .warmstart import Start, relaxation_start
 
@@ -114,6 +116,7 @@ class CompiledProblem:
     integers: np.ndarray  # general integers (whole shares)
     offset: float  # objective constant: the cvxpy objective is c'x + offset
     seconds: float
+    lazy: LazyRows  # the problem's cones and the tangent rows added to them (solver/cone.py)
 
     @property
     def size(self) -> ModelSize:
@@ -145,7 +148,7 @@ class CompiledProblem:
         return np.intersect1d(stacked, self.binaries)
 
 
-def compile_problem(problem: cp.Problem) -> CompiledProblem:
+def compile_problem(problem: cp.Problem, cones: Sequence[SecondOrderCone] = ()) -> CompiledProblem:
     """cvxpy's compile to a HighsLp, as its HiGHS interface does (rows: equalities, then ≤ rows).
 
     The objective constant goes into the HighsLp's offset, so that HiGHS's gap is the gap of the
@@ -185,9 +188,25 @@ def compile_problem(problem: cp.Problem) -> CompiledProblem:
         lp.integrality_ = list(kinds)
     lp.col_lower_ = col_lower
     lp.col_upper_ = col_upper
+    var_to_col = data[cvx_status.PARAM_PROB].var_id_to_col
+    bound = [
+        cone.rows(
+            _columns_of(var_to_col, cone.y),
+            _columns_of(var_to_col, cone.values),
+            None if cone.limit is None else int(_columns_of(var_to_col, cone.limit[1])[0]),
+        )
+        for cone in cones
+        if cone.y.id in var_to_col and cone.values.id in var_to_col
+    ]
+    lazy = LazyRows(bound)
     return CompiledProblem(
-        problem, data, chain, inverse_data, lp, binaries, integers, offset, time.perf_counter() - start
+        problem, data, chain, inverse_data, lp, binaries, integers, offset, time.perf_counter() - start, lazy
     )
+
+
+def _columns_of(var_to_col: dict[int, int], variable: cp.Variable) -> np.ndarray:
+    first = var_to_col[variable.id]
+    return np.arange(first, first + variable.size)
 
 
 def highs_options(mip_gap: float) -> dict[str, object]:
@@ -227,19 +246,21 @@ def run_highs(
     warm_start: bool = True,
     reuse_values: bool = False,
     switches: Sequence[cp.Variable] = (),
+    cones: Sequence[SecondOrderCone] = (),
 ) -> SolveOutcome:
     """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
 
     `warm_start=False` skips the relaxation start (plain HiGHS on the MILP: for measurements).
     `reuse_values=True` also offers the variables' current values as a start: a re-solve of the same
     problem after a parameter changed only the objective (the frontier) starts from the last plan.
-    `switches` are the binaries the relaxation start branches on (RebalanceModel.switches).
+    `switches` are the binaries the relaxation start branches on (RebalanceModel.switches); `cones` the
+    model's second-order cones, refined on demand (solver/cone.py).
     """
     start = time.perf_counter()
     deadline = None if time_limit is None else start + max(time_limit, 0.01)
     try:
         with solver_output_off_stdout():
-            compiled = compile_problem(problem)
+            compiled = compile_problem(problem, cones)
             prior = current_point(compiled) if reuse_values else None
             outcome = solve_compiled(compiled, deadline, mip_gap, warm_start, prior, compiled.binary_columns(switches))
     except (cp.error.SolverError, ValueError) as exc:
@@ -265,6 +286,8 @@ def current_point(compiled: CompiledProblem) -> np.ndarray | None:
 
 def _with_prior(compiled: CompiledProblem, start: Start, prior: np.ndarray | None) -> Start:
     """The better of the relaxation start and a prior feasible point (same constraints, new objective)."""
+    if prior is not None:
+        prior = compiled.lazy.plan(prior)
     if prior is None:
         return start
     value = float(np.asarray(compiled.lp.col_cost_) @ prior) + compiled.offset
@@ -301,40 +324,51 @@ def solve_compiled(
     common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
     start = Start("none")
     if compiled.is_mip and warm_start:
-        start = relaxation_start(compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches)
+        start = relaxation_start(
+            compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy
+        )
         start = _with_prior(compiled, start, prior)
         if start.status == "infeasible":
             message = "the LP relaxation is infeasible under every setting of the switches"
             return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
-        if start.status == "found" and within_gap(start.objective, start.bound, mip_gap):
+        if start.status == "found" and _proven(compiled, start, mip_gap):
             return _start_outcome(compiled, start, start.seconds, mip_gap, "", common)
     h = highspy.Highs()
     for name, value in options.items():
         h.setOptionValue(name, value)
     h.passModel(compiled.lp)
+    lazy = compiled.lazy
+    lazy.sync(h)
     if start.solution is not None:
-        point = highspy.HighsSolution()
-        point.col_value = start.solution
-        point.value_valid = True
-        h.setSolution(point)
-    h.setOptionValue("time_limit", float(highspy.kHighsInf if deadline is None else _left(deadline)))
-    h.run()
-    seconds = start.seconds + h.getRunTime()
-    status = h.getModelStatus()
+        _offer(h, start.solution)
+    status, point, seconds = _run_refined(h, lazy, deadline, compiled.is_mip)
+    seconds += start.seconds
     info = h.getInfo()
     origin = f"{start.method}+milp" if start.method else "milp"
-    if status == highspy.HighsModelStatus.kOptimal or (status in _LIMITS and info.primal_solution_status == 2):
-        value = float(info.objective_function_value)
-        bound = value
-        if compiled.is_mip:
-            bound = float(info.mip_dual_bound) if start.bound is None else max(float(info.mip_dual_bound), start.bound)
+    plan = lazy.plan(point) if point is not None else None
+    if plan is not None:
+        value = float(np.asarray(compiled.lp.col_cost_) @ plan) + compiled.offset
+        bound = float(info.mip_dual_bound) if compiled.is_mip else float(info.objective_function_value)
+        if not math.isfinite(bound):
+            bound = -math.inf
+        if start.bound is not None:
+            bound = max(bound, start.bound)
+        if start.status == "found" and start.objective is not None and start.objective < value:
+            # HiGHS kept a plan worse than its start in true terms (its cone values were approximate).
+            return _start_outcome(compiled, replace(start, bound=bound), seconds, mip_gap, "", common)
         gap = relative_gap(value, bound)
-        objective = _unpack(compiled, np.asarray(h.getSolution().col_value, dtype=float), value, seconds, h)
-        label = "optimal" if status == highspy.HighsModelStatus.kOptimal else "time_limit"
+        objective = _unpack(compiled, plan, value, seconds, h)
+        # Optimal means proven: the plan's true objective within the gap of a valid bound, whatever HiGHS's
+        # own status says about the point it was given or found.
+        allowance = lazy.allowance(plan, np.asarray(compiled.lp.col_cost_))
+        label = "optimal" if within_gap(value - allowance, bound, mip_gap) else "time_limit"
         return SolveOutcome(label, 0.0, seconds, gap, objective, start=origin, bound=bound, **common)
     if status == highspy.HighsModelStatus.kInfeasible:
         return SolveOutcome("infeasible", 0.0, seconds, None, None, **common)
     if start.status == "found":
+        milp_bound = float(info.mip_dual_bound) if compiled.is_mip else -math.inf
+        if math.isfinite(milp_bound) and start.bound is not None and milp_bound > start.bound:
+            start = replace(start, bound=milp_bound)
         return _start_outcome(compiled, start, seconds, mip_gap, f"HiGHS stopped with {status.name}", common)
     message = "no plan found within the time limit" if status in _LIMITS else f"HiGHS status {status.name}"
     return SolveOutcome("failed", 0.0, seconds, None, None, message, **common)
@@ -344,6 +378,51 @@ def _left(deadline: float) -> float:
     return max(0.01, deadline - time.perf_counter())
 
 
+def _run_refined(
+    h: highspy.Highs, lazy: LazyRows, deadline: float | None, mip: bool
+) -> tuple[highspy.HighsModelStatus, np.ndarray | None, float]:
+    """Run `h` (within the deadline); while its point is off a cone by more than the tolerance, add the
+    tangents it needs and run again from the repaired point. Returns the status, the last point (None when
+    HiGHS has none) and HiGHS's time."""
+    seconds = 0.0
+    status = highspy.HighsModelStatus.kNotset
+    point: np.ndarray | None = None
+    for _ in range(MAX_REFINEMENT_ROUNDS):
+        h.setOptionValue("time_limit", float(highspy.kHighsInf if deadline is None else _left(deadline)))
+        h.run()
+        seconds += h.getRunTime()
+        status = h.getModelStatus()
+        if not (status == highspy.HighsModelStatus.kOptimal or (status in _LIMITS and _has_primal(h))):
+            return status, None, seconds
+        point = np.asarray(h.getSolution().col_value, dtype=float)
+        if status != highspy.HighsModelStatus.kOptimal or (deadline is not None and time.perf_counter() >= deadline):
+            break
+        if not lazy.refine(h, point):
+            break
+        repaired = lazy.plan(point)
+        if mip and repaired is not None:
+            _offer(h, repaired)
+    return status, point, seconds
+
+
+def _has_primal(h: highspy.Highs) -> bool:
+    return h.getInfo().primal_solution_status == 2
+
+
+def _proven(compiled: CompiledProblem, start: Start, mip_gap: float) -> bool:
+    """The start's true objective is within the gap of its bound, give or take the cones' tolerance."""
+    assert start.solution is not None and start.objective is not None
+    allowance = compiled.lazy.allowance(start.solution, np.asarray(compiled.lp.col_cost_))
+    return within_gap(start.objective - allowance, start.bound, mip_gap)
+
+
+def _offer(h: highspy.Highs, point: np.ndarray) -> None:
+    solution = highspy.HighsSolution()
+    solution.col_value = point
+    solution.value_valid = True
+    h.setSolution(solution)
+
+
 def _start_outcome(
     compiled: CompiledProblem, start: Start, seconds: float, mip_gap: float, message: str, common: dict[str, Any]
 ) -> SolveOutcome:
@@ -351,7 +430,7 @@ def _start_outcome(
     assert start.solution is not None and start.objective is not None and start.bound is not None
     gap = relative_gap(start.objective, start.bound)
     objective = _unpack(compiled, start.solution, start.objective, seconds)
-    label = "optimal" if within_gap(start.objective, start.bound, mip_gap) else "time_limit"
+    label = "optimal" if _proven(compiled, start, mip_gap) else "time_limit"
     return SolveOutcome(label, 0.0, seconds, gap, objective, message, start=start.method, bound=start.bound, **common)
 
 
@@ -384,7 +463,8 @@ def _unpack(
     info = SimpleNamespace(objective_function_value=objective - compiled.offset, mip_gap=None, **iterations)
     solution: Any = SimpleNamespace(col_value=values)
     if not compiled.is_mip and h is not None:
-        solution = h.getSolution()
+        solution = h.getSolution()  # with its duals; the values are ours (cone values made exact)
+        solution.col_value = values
     results = {"solution": solution, "info": info, "model_status": "kOptimal", "run_time": seconds}
     compiled.problem.unpack_results(results, compiled.chain, compiled.inverse_data)
     return compiled.problem.value

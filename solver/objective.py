@@ -9,7 +9,6 @@ much as a dollar of that yearly tracking-error standard deviation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -19,10 +18,11 @@ import scipy.sparse as sp
 from rebal_opt.models.risk import ClassRisk, class_risk
 from rebal_opt.models.scenario import Scenario
 
+from .cone import SecondOrderCone
 from .data import SCALE, RebalanceData
 from .model import RebalanceModel
 from .tax.encoding import CapitalGainsTaxEncoding
-from .tax.evaluate import evaluate_tax
+from .tax.evaluate import evaluate_tax, tax_with_gains
 from .taxes import next_year_situation, situation_from_scenario, with_carryforward
 
 TRACKING_TOLERANCE = 5e-4
@@ -68,62 +68,14 @@ def dollar_drift(model: RebalanceModel) -> cp.Expression:
     return model.class_after() - d.target * model.total_after()
 
 
-def tangent_count(depth: int, tolerance: float) -> int:
-    """Tangents per quadrant so that `depth` nested 2-D approximations lose at most `tolerance`.
-
-    With K tangents at angles 0..π/2 the largest angle to the nearest tangent is δ = π/(4(K−1)), and the
-    polygon underestimates the 2-D norm by at most the factor cos δ; nesting multiplies the factors.
-    """
-    if depth == 0:
-        return 1
-    delta = math.acos((1.0 - tolerance) ** (1.0 / depth))
-    return math.ceil(math.pi / (4.0 * delta)) + 1
-
-
-def polyhedral_norm(y: cp.Expression, size: int, tolerance: float) -> tuple[cp.Variable, list[cp.Constraint]]:
-    """t with (1 − tolerance)·||y|| ≤ t at every feasible point and t = max of tangents (outer approximation).
-
-    Leaves u_i ≥ |y_i|; pairs are combined by a tree of 2-D cones r ≥ cos θ_k·a + sin θ_k·b over the
-    first quadrant (children are non-negative), depth ceil(log2 size).
-    """
-    constraints: list[cp.Constraint] = []
-    leaves = cp.Variable(size, nonneg=True, name="te_leaf")
-    constraints += [leaves >= y, leaves >= -y]
-    depth = math.ceil(math.log2(size)) if size > 1 else 0
-    k = tangent_count(depth, tolerance)
-    angles = np.linspace(0.0, math.pi / 2, k)
-    level: cp.Expression = leaves
-    width = size
-    while width > 1:
-        pairs = width // 2
-        parent = cp.Variable(pairs, nonneg=True, name="te_node")
-        # All tangents of one level in one sparse block: row (k, i) reads cos θ_k·child_2i + sin θ_k·child_2i+1.
-        rows = np.arange(k * pairs)
-        tangent_index = rows // pairs
-        pair_index = rows % pairs
-        coefficients = sp.csr_matrix(
-            (
-                np.concatenate([np.cos(angles[tangent_index]), np.sin(angles[tangent_index])]),
-                (np.concatenate([rows, rows]), np.concatenate([2 * pair_index, 2 * pair_index + 1])),
-            ),
-            shape=(k * pairs, width),
-        )
-        repeat = sp.csr_matrix((np.ones(k * pairs), (rows, pair_index)), shape=(k * pairs, pairs))
-        constraints.append(repeat @ parent >= coefficients @ level)
-        if width % 2:
-            level = cp.hstack([parent, level[width - 1 : width]])
-            width = pairs + 1
-        else:
-            level = parent
-            width = pairs
-    top = cp.Variable(nonneg=True, name="tracking_error")
-    constraints.append(top >= level[0] if size > 1 else top >= leaves[0])
-    return top, constraints
-
-
 @dataclass
 class QuadraticTracking:
-    """W·sqrt(d'Σd), through a fixed polyhedral outer approximation of the cone (single MILP)."""
+    """W·sqrt(d'Σd), through a polyhedral outer approximation of the cone refined on demand (solver/cone.py).
+
+    With `rules.max_tracking_error` B the cone is a constraint instead: sqrt(d'Σd) ≤ B in exact weights
+    (the drift's numerator and W_after are both exact, and the norm is homogeneous), enforced as
+    t ≤ (1 − tolerance)·B·W_after so that t ≥ (1 − tolerance)·||M d|| leaves the true value within B.
+    """
 
     name: str = "tracking error (quadratic)"
 
@@ -133,14 +85,23 @@ class QuadraticTracking:
         factor = cone_rows(risk)
         if factor.shape[0] == 0:
             return
-        te, rows = polyhedral_norm(factor @ dollar_drift(model), factor.shape[0], TRACKING_TOLERANCE)
-        model.constraints += rows
-        model.objective_terms["tracking"] = te
+        before = d.class_value_start - d.target * d.total_after_flows  # the drift if nothing trades (k$)
+        cone = SecondOrderCone(
+            factor @ dollar_drift(model), factor.shape[0], TRACKING_TOLERANCE, hint=np.asarray(factor @ before)
+        )
+        model.constraints += cone.constraints
+        model.cones.append(cone)
+        budget = tracking_budget(model)
+        model.tracking_error = cone.top
+        if budget is not None:
+            model.constraints.append(cone.bound_by(budget, model.total_after()))
+        else:
+            model.objective_terms["tracking"] = cone.top
 
 
 @dataclass
 class AbsoluteTracking:
-    """W·Σ|d_c|: the dollars away from target, summed over classes."""
+    """W·Σ|d_c|: the dollars away from target, summed over classes (or Σ|d_c| ≤ B with a budget)."""
 
     name: str = "tracking error (absolute)"
 
@@ -149,33 +110,54 @@ class AbsoluteTracking:
         drift = dollar_drift(model)
         gap = cp.Variable(len(d.classes), nonneg=True, name="abs_drift")
         model.constraints += [gap >= drift, gap >= -drift]
-        model.objective_terms["tracking"] = cp.sum(gap)
+        budget = tracking_budget(model)
+        model.tracking_error = cp.sum(gap)
+        if budget is not None:
+            model.constraints.append(cp.sum(gap) <= budget * model.total_after())
+        else:
+            model.objective_terms["tracking"] = cp.sum(gap)
+
+
+def tracking_budget(model: RebalanceModel) -> float | None:
+    """rules.max_tracking_error, when it applies: then the tracking error is a constraint (≤ B·W_after, in
+    exact weights) and the plan minimizes tax and costs within it. Unwind periods track the target freely."""
+    budget = model.data.scenario.rules.max_tracking_error
+    return None if model.options.purpose == "unwind" else budget
 
 
 @dataclass
 class CapitalGainsTax:
-    """tax_weight·(full-year tax with the plan − without it), by the exact MILP encoding of the tax."""
+    """tax_weight·(tax caused by the plan), by the exact MILP encoding of the tax.
+
+    When the plan can change next year's loss carryforward (carryforward_in_play), the tax is this year's
+    plus next year's (`two_year_tax`, as year-end planning counts it): a loss this year cannot use is worth
+    what it saves next year, and a gain that uses up a carryforward costs next year's tax on it. Otherwise
+    it is this year's full-year tax with the plan minus without it.
+    """
 
     name: str = "capital-gains tax"
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
-        base = situation_from_scenario(d.scenario)
-        short_bounds, long_bounds = _gain_bounds(d)
-        encoding = CapitalGainsTaxEncoding(
-            base,
-            model.realized_short,
-            model.realized_long,
-            short_bounds=short_bounds,
-            long_bounds=long_bounds,
-            scale=SCALE,
-        )
-        model.constraints += encoding.constraints
-        model.tax = encoding.tax
-        without = evaluate_tax(base).total_tax / SCALE
         weight = model.tax_weight
+        if carryforward_in_play(d):
+            total, without = two_year_tax(model)
+        else:
+            base = situation_from_scenario(d.scenario)
+            short_bounds, long_bounds = _gain_bounds(d)
+            encoding = CapitalGainsTaxEncoding(
+                base,
+                model.realized_short,
+                model.realized_long,
+                short_bounds=short_bounds,
+                long_bounds=long_bounds,
+                scale=SCALE,
+            )
+            model.constraints += encoding.constraints
+            model.tax = total = encoding.tax
+            without = evaluate_tax(base).total_tax / SCALE
         if isinstance(weight, cp.Parameter) or weight > 0:
-            model.objective_terms["tax"] = weight * (encoding.tax - without)
+            model.objective_terms["tax"] = weight * (total - without)
 
 
 @dataclass
@@ -240,48 +222,68 @@ class YearEndTax:
     name: str = "year-end tax"
 
     def add(self, model: RebalanceModel) -> None:
-        d = model.data
-        s = d.scenario
+        s = model.data.scenario
         assert s.yearend is not None
-        this_year = situation_from_scenario(s)
-        short_bounds, long_bounds = _gain_bounds(d)
-        current = CapitalGainsTaxEncoding(
-            this_year,
-            model.realized_short,
-            model.realized_long,
-            short_bounds=short_bounds,
-            long_bounds=long_bounds,
-            scale=SCALE,
-            pin_carryforwards=True,
-            name="tax_",
-        )
-        next_year = next_year_situation(s)
-        # Carryforwards can't exceed every loss there could be: the year's nets at their lowest.
-        lowest_short = this_year.net_short / SCALE + short_bounds[0]
-        lowest_total = lowest_short + this_year.net_long / SCALE + long_bounds[0]
-        max_short = max(0.0, -lowest_short)
-        max_total = max(0.0, -lowest_total, max_short)
-        following = CapitalGainsTaxEncoding(
-            next_year,
-            -current.carryforward_short_next,
-            -current.carryforward_long_next,
-            short_bounds=(-max_short, 0.0),
-            long_bounds=(-max_total, 0.0),
-            scale=SCALE,
-            name="tax_next_",
-        )
-        model.constraints += current.constraints + following.constraints
-        model.tax = current.tax
-        model.next_year_tax = following.tax
-        model.carryforward_next = (current.carryforward_short_next, current.carryforward_long_next)
+        total, base = two_year_tax(model)
         deferred = deferred_rate(s)
-        base = (
-            evaluate_tax(this_year).total_tax / SCALE
-            + evaluate_tax(with_carryforward(next_year, *carryforward_without_plan(s))).total_tax / SCALE
-        )
         weight = s.objective.tax_weight
-        total = current.tax + following.tax - base - deferred * (model.realized_short + model.realized_long)
-        model.objective_terms["tax"] = weight * total
+        model.objective_terms["tax"] = weight * (total - base - deferred * (model.realized_short + model.realized_long))
+
+
+def two_year_tax(model: RebalanceModel) -> tuple[cp.Expression, float]:
+    """T₁(S, L) + T₂(−c_S, −c_L) in k$ (this year's exact tax with pinned carryforwards, and next year's
+    exact tax with them coming in), and the same without the plan. Sets model.tax, model.next_year_tax
+    and model.carryforward_next."""
+    d = model.data
+    s = d.scenario
+    this_year = situation_from_scenario(s)
+    short_bounds, long_bounds = _gain_bounds(d)
+    current = CapitalGainsTaxEncoding(
+        this_year,
+        model.realized_short,
+        model.realized_long,
+        short_bounds=short_bounds,
+        long_bounds=long_bounds,
+        scale=SCALE,
+        pin_carryforwards=True,
+        name="tax_",
+    )
+    next_year = next_year_situation(s)
+    # Carryforwards can't exceed every loss there could be: the year's nets at their lowest.
+    lowest_short = this_year.net_short / SCALE + short_bounds[0]
+    lowest_total = lowest_short + this_year.net_long / SCALE + long_bounds[0]
+    max_short = max(0.0, -lowest_short)
+    max_total = max(0.0, -lowest_total, max_short)
+    following = CapitalGainsTaxEncoding(
+        next_year,
+        -current.carryforward_short_next,
+        -current.carryforward_long_next,
+        short_bounds=(-max_short, 0.0),
+        long_bounds=(-max_total, 0.0),
+        scale=SCALE,
+        name="tax_next_",
+    )
+    model.constraints += current.constraints + following.constraints
+    model.tax = current.tax
+    model.next_year_tax = following.tax
+    model.carryforward_next = (current.carryforward_short_next, current.carryforward_long_next)
+    base = (
+        evaluate_tax(this_year).total_tax / SCALE
+        + evaluate_tax(with_carryforward(next_year, *carryforward_without_plan(s))).total_tax / SCALE
+    )
+    return current.tax + following.tax, base
+
+
+def carryforward_in_play(d: RebalanceData) -> bool:
+    """Whether the plan can change next year's loss carryforward: there is one without the plan (a gain
+    realized now would use it up), or selling every loss lot could push the year below the loss limit."""
+    base = situation_from_scenario(d.scenario)
+    now = evaluate_tax(base)
+    if now.carryforward_short_next + now.carryforward_long_next > 0:
+        return True
+    short_bounds, long_bounds = _gain_bounds(d)
+    lowest = tax_with_gains(base, short_bounds[0] * SCALE, long_bounds[0] * SCALE)
+    return lowest.carryforward_short_next + lowest.carryforward_long_next > 0
 
 
 def carryforward_without_plan(scenario: Scenario) -> tuple[float, float]:

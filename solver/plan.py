@@ -38,6 +38,7 @@ from .household import (
     starting_shares,
     withdrawals,
 )
+from .lots import holding_term
 from .tax.evaluate import evaluate_tax, tax_with_gains
 from .taxes import situation_from_scenario
 from .wash import WINDOW_DAYS
@@ -139,9 +140,14 @@ def extract_trades(
     for slot, parts in sorted(by_slot.items()):
         info = data.sell_slots[slot]
         price = s.securities[info.security].price
-        raw_total = sum(p[1] for p in parts)
-        total = float(round(raw_total)) if whole else round(raw_total, SHARE_DECIMALS)
-        sales = _round_slot(parts, total)
+        if whole:
+            # Whole shares per lot line (the solver's own integers), or the whole of a fractional lot.
+            sales = [UnitSale(u, held if abs(x - held) < 1e-6 else float(round(x))) for u, x, held in parts]
+            sales = [sale for sale in sales if sale.shares > 0]
+        else:
+            sales = _round_slot(parts, round(sum(p[1] for p in parts), SHARE_DECIMALS))
+        if not sales:
+            continue
         shares = round(sum(x.shares for x in sales), SHARE_DECIMALS)
         if shares <= 0 or shares * price < MIN_AMOUNT:
             continue
@@ -235,6 +241,7 @@ def keep_cash_floors(
             continue
         buys = [i for i, t in enumerate(out) if t.account == account.id and t.action == "buy"]
         if not buys:
+            _grow_a_sale(scenario, out, account.id, deficit, step)
             continue
         # The largest purchase that stays above the minimum trade once trimmed; else drop the smallest
         # purchase (what it leaves idle is less than a minimum trade: within the contributions-first slack).
@@ -247,6 +254,24 @@ def keep_cash_floors(
             out[i] = _priced(out[i], 0.0, scenario)
     out = [t for t in out if t.shares > 0]
     return spend_rounding_cents(scenario, out, intended_cash)
+
+
+def _grow_a_sale(scenario: Scenario, trades: list[Trade], account_id: str, deficit: float, step: float) -> None:
+    """An account with no purchase to trim, a few cents short (a withdrawal funded by sales whose amounts
+    and costs were rounded): its largest sale of a tax-advantaged position sells a little more, if the
+    position holds it. (A taxable sale is left alone: its lot lines carry the tax.)"""
+    held = starting_shares(scenario)
+    sales = [
+        i
+        for i, t in enumerate(trades)
+        if t.account == account_id and t.action == "sell" and not t.lots and scenario.account(account_id).tax_advantaged
+    ]
+    for i in sorted(sales, key=lambda k: -trades[k].amount):
+        extra = max(step, float(np.ceil((deficit + 0.02) / trades[i].price / step)) * step)
+        shares = round(trades[i].shares + extra, SHARE_DECIMALS)
+        if shares <= held.get((account_id, trades[i].security), 0.0) + 1e-9:
+            trades[i] = _priced(trades[i], shares, scenario)
+            return
 
 
 def spend_rounding_cents(
@@ -396,8 +421,7 @@ def band_reason(data: RebalanceData, trades: list[Trade], asset_class: str, afte
         held_lots = [(a, lot) for a in s.accounts if a.tradable for lot in a.lots if lot.security in in_class]
         if rules.no_short_term_gains and any(
             lot.security in in_class
-            and not lot.inherited
-            and lot.acquired > s.as_of.replace(year=s.as_of.year - 1)
+            and holding_term(lot.acquired, s.as_of, lot.inherited) == "short"
             and s.securities[lot.security].price > lot.basis_per_share
             for _, lot in held_lots
         ):

@@ -435,7 +435,8 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
     problem = cp.Problem(cp.Minimize(cp.sum(cp.hstack(terms))), constraints)
     build_seconds = time.perf_counter() - start
     permissions = [v for pm in models for v in pm.model.permissions]
-    outcome = run_highs(problem, time_limit, mip_gap, switches=regime_binaries(problem, permissions))
+    cones = [cone for pm in models for cone in pm.model.cones]
+    outcome = run_highs(problem, time_limit, mip_gap, switches=regime_binaries(problem, permissions), cones=cones)
     if not outcome.has_plan:
         if outcome.status == "infeasible":
             raise UnwindError(

@@ -239,7 +239,7 @@ class _Plan:
         out: dict[str, list[tuple[dt.date, str, str]]] = defaultdict(list)
         for account in self.s.accounts:
             for lot in account.lots:
-                if earliest <= lot.acquired <= self.s.as_of:
+                if earliest <= lot.acquired <= self.s.as_of and not lot.inherited:  # inheriting is not buying
                     out[self.group(lot.security)].append((lot.acquired, account.id, lot.security))
         return dict(out)
 
@@ -593,25 +593,51 @@ def check_buy_and_sell(p: _Plan) -> Iterator[Violation]:
 
 
 def check_whole_shares(p: _Plan) -> Iterator[Violation]:
-    """rules.whole_shares: every trade's shares is a whole number."""
+    """rules.whole_shares: every trade is a whole number of shares, and so is every lot line of a sale
+    (a broker takes a specific-lot instruction in whole shares) — except that a lot (or a position) holding
+    a fraction of a share may be sold entirely."""
     if not p.s.rules.whole_shares:
         return
     for trade in p.trades:
-        if abs(trade.shares - round(trade.shares)) > SHARE_TOL:
+        held = _held(p, trade.account, trade.security)
+        whole_position = trade.action == "sell" and abs(trade.shares - held) <= SHARE_TOL
+        if abs(trade.shares - round(trade.shares)) > SHARE_TOL and not whole_position and not _whole_lots(p, trade):
             yield Violation(
                 "fractional_shares",
                 f"{trade.action} {_shares(trade.shares)} {trade.security} "
                 f"in {trade.account}; rules.whole_shares asks for whole shares",
             )
+    for x in p.lots_sold:
+        if abs(x.sale.shares - round(x.sale.shares)) > SHARE_TOL and abs(x.sale.shares - x.lot.shares) > SHARE_TOL:
+            yield Violation(
+                "fractional_shares",
+                f"{x.where}: {_shares(x.sale.shares)} shares of a lot of {_shares(x.lot.shares)}; rules.whole_shares "
+                "asks for whole shares of each lot (or the whole lot)",
+            )
+
+
+def _whole_lots(p: _Plan, trade: Trade) -> bool:
+    """Every lot line of the sale is whole shares or the whole lot (a sale of fractional lots entirely)."""
+    if not trade.lots:
+        return False
+    for sale in trade.lots:
+        owner = p.lots.get(sale.lot)
+        if owner is None:
+            return False
+        if abs(sale.shares - round(sale.shares)) > SHARE_TOL and abs(sale.shares - owner[1].shares) > SHARE_TOL:
+            return False
+    return True
 
 
 def check_min_trade(p: _Plan) -> Iterator[Violation]:
-    """rules.min_trade: every trade is worth at least min_trade dollars — except the sale of a whole
-    position worth less (else a small leftover could never be sold)."""
+    """rules.min_trade: every trade is worth at least min_trade dollars — except a sale that sells all the
+    plan may sell of the position (else a small leftover could never be sold): the whole position, or
+    every lot of it the rules let go (not in do_not_sell, not a short-term gain under no_short_term_gains,
+    not a loss lot inside a wash-sale window)."""
     minimum = p.s.rules.min_trade
     for trade in p.trades:
         value = p.value(trade)
-        if trade.action == "sell" and abs(trade.shares - _held(p, trade.account, trade.security)) <= SHARE_TOL:
+        if trade.action == "sell" and _sells_all_it_may(p, trade):
             continue
         if value < minimum - p.tol:
             yield Violation(
@@ -619,6 +645,46 @@ def check_min_trade(p: _Plan) -> Iterator[Violation]:
                 f"{trade.action} {_shares(trade.shares)} {trade.security} in "
                 f"{trade.account} is worth {_money(value)}; rules.min_trade is {_money(minimum)}",
             )
+
+
+def _sells_all_it_may(p: _Plan, trade: Trade) -> bool:
+    """Whether, after the plan, the position keeps no share the rules would let the plan sell."""
+    if abs(trade.shares - _held(p, trade.account, trade.security)) <= SHARE_TOL:
+        return True
+    account = p.accounts[trade.account]
+    rules = p.s.rules
+    if trade.security in rules.do_not_sell:
+        return False
+    sold: dict[str, float] = defaultdict(float)
+    for x in p.lots_sold:
+        sold[x.lot.id or ""] += x.sale.shares
+    lots = [lot for lot in account.lots if lot.security == trade.security]
+    if account.holdings.get(trade.security, 0.0) > 0 and not account.tax_advantaged:
+        return False
+    if account.tax_advantaged:  # a position: only lots named in do_not_sell are held back
+        kept = sum(lot.shares for lot in lots if lot.id in rules.do_not_sell)
+        return _held(p, trade.account, trade.security) - trade.shares <= kept + SHARE_TOL
+    price = p.price(trade.security)
+    for lot in lots:
+        if lot.shares - sold.get(lot.id or "", 0.0) <= SHARE_TOL or lot.id in rules.do_not_sell:
+            continue
+        gain = price - lot.basis_per_share
+        if rules.no_short_term_gains and gain > 0 and holding_term(lot, p.s.as_of) == "short":
+            continue
+        if gain < 0 and rules.wash_sales == "avoid" and _loss_sale_blocked(p, account, lot):
+            continue
+        return False
+    return True
+
+
+def _loss_sale_blocked(p: _Plan, account: Account, lot: Lot) -> bool:
+    """A loss sale of the lot would be a wash sale: a purchase in its group in the window (recent, planned,
+    or the plan's own), other than the lot's own purchase."""
+    group = p.group(lot.security)
+    if any(p.group(t.security) == group for t in p.buys):
+        return True
+    own = (account.id, lot.security, lot.acquired)
+    return any((a, t, d) != own for d, a, t in _recent_buys(p, group)) or any(True for _ in _planned_buys(p, group))
 
 
 def _held(p: _Plan, account_id: str, ticker: str) -> float:
@@ -940,13 +1006,15 @@ def _planned_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
 
 
 def _recent_loss_sales(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
-    """(date, account, security) of recent sells at a loss in the group within the 30 days up to as_of."""
+    """(date, account, security) of recent sells at a loss in a taxable account, in the group, within the
+    30 days up to as_of."""
     earliest = p.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
     for t in p.s.recent_trades:
         if (
             t.action == "sell"
             and t.realized_gain is not None
             and t.realized_gain < 0
+            and p.accounts[t.account].type == AccountType.TAXABLE  # no loss exists in an IRA or a Roth
             and p.group(t.security) == group
             and earliest <= t.date <= p.s.as_of
         ):
@@ -1063,7 +1131,7 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
     untradable accounts. The solver enforces the same rule.
     """
     rules = p.s.rules
-    if not rules.contributions_first or not p.sells:
+    if not rules.contributions_first or not p.sells or _harvest_only(p):
         return
     idle = sum(p.ending_cash.values())
     total = sum(w.value for w in p.after.values())
@@ -1082,13 +1150,66 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
             slack += max(rules.min_trade, lumpy)
     floors = sum(a.min_cash for a in p.s.accounts)
     limit = floors + room + slack
-    if idle > limit + p.tol:
+    if idle <= limit + p.tol:
+        return
+    # As far as the bands allow: more may stay only where no purchase fits below a band's high.
+    fits = _purchase_that_fits(p, total)
+    if fits is not None:
         yield Violation(
             "contributions_first",
             f"the plan sells but leaves {_money(idle)} uninvested; at most "
             f"{_money(limit)} may stay (min_cash {_money(floors)} + cash target room {_money(room)}"
-            f" + slack {_money(slack)})",
+            f" + slack {_money(slack)}), and {fits}",
         )
+
+
+def _purchase_that_fits(p: _Plan, total: float) -> str | None:
+    """A purchase the plan could still make with idle cash without pushing a class above its band: an
+    account with cash above its min_cash, a security it may buy (menu, do_not_buy, the wash-sale windows,
+    the plan's own loss sales, rules.max_trades), and room for at least a minimum purchase —
+    max(min_trade, one share with whole shares, a cent) — below the high of each of its classes. None when
+    there is none (the idle cash cannot be invested within the bands)."""
+    rules = p.s.rules
+    plan_loss_groups = {p.group(x.lot.security) for x in _loss_lots(p)}
+    bought = {(t.account, t.security) for t in p.buys}
+    full = rules.max_trades is not None and len(p.r.trades) >= rules.max_trades
+    for account in p.s.accounts:
+        if not account.tradable:
+            continue
+        free = p.ending_cash[account.id] - account.min_cash
+        for ticker in sorted(p.buyable(account)):
+            group = p.group(ticker)
+            if group in plan_loss_groups or any(True for _ in _recent_loss_sales(p, group)):
+                continue
+            if full and (account.id, ticker) not in bought:
+                continue
+            grain = max(rules.min_trade, p.price(ticker) if rules.whole_shares else 0.0, 0.01)
+            if free < grain + p.tol:
+                continue
+            split = p.s.securities[ticker].class_split()
+            room = min((p.after[c].high * total - p.after[c].value) / f for c, f in split.items() if f > 0)
+            if room >= grain + p.tol:
+                return f"{account.id} could still buy {_money(grain)} of {ticker} within the bands"
+    return None
+
+
+def _harvest_only(p: _Plan) -> bool:
+    """A household with every class in band and no money in or out, whose plan only harvests: every sale
+    is of taxable lots at a loss and no account buys for more than its sales bring in. Such sales are not
+    made to rebalance, so contributions-first (spend cash before selling) does not apply to them."""
+    if any(a.contribution != 0 for a in p.s.accounts) or not all(_outside(w) <= WEIGHT_TOL for w in p.before.values()):
+        return False
+    if any(p.accounts[t.account].type != AccountType.TAXABLE for t in p.sells) or any(
+        x.gain >= 0 for x in p.lots_sold
+    ):
+        return False
+    if p.unresolved_lots:
+        return False
+    flows: dict[str, float] = defaultdict(float)
+    for trade in p.trades:
+        flows[trade.account] += p.value(trade) * (1.0 if trade.action == "sell" else -1.0)
+    # Each trade's amount is rounded to the cent: a cent per trade of slack.
+    return all(v >= -p.tol * max(1, len(p.trades)) for v in flows.values())
 
 
 # ----------------------------------------------------------------------------------------------------

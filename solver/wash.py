@@ -8,7 +8,8 @@ bought anywhere in the household — IRA and Roth included — from D−30 to D+
   taxable lots acquired in that window) or will be bought in the next 30 (planned purchases); it becomes
   allowed 31 days after the last such purchase. A purchase never replaces shares of its own lot.
 * buying into a group is blocked when the household sold in that group at a loss in the last 30 days
-  (the purchase would wash that loss); allowed 31 days after the sale.
+  (the purchase would wash that loss); allowed 31 days after the sale. Only taxable accounts have losses:
+  a sale below cost in an IRA or a Roth blocks nothing, and an inherited lot is not a purchase.
 * inside the plan, loss sales and purchases in one group exclude each other (the MILP's group binary).
 """
 
@@ -104,7 +105,8 @@ def wash_windows(scenario: Scenario) -> WashWindows:
     seen: set[tuple[str, str, dt.date]] = set()
     for account in scenario.accounts:
         for lot in account.lots:
-            if start <= lot.acquired <= as_of:
+            # An inherited lot was not bought: inheritance is not a purchase under §1091.
+            if start <= lot.acquired <= as_of and not lot.inherited:
                 purchases[scenario.wash_group(lot.security)].append(
                     Purchase(lot.acquired, account.id, lot.security, "lot", lot.id)
                 )
@@ -125,9 +127,11 @@ def wash_windows(scenario: Scenario) -> WashWindows:
         group: SaleBlock(group, _until(max(p.date for p in items)), tuple(items)) for group, items in purchases.items()
     }
     sales: dict[str, list[LossSale]] = defaultdict(list)
+    tax_advantaged = {a.id for a in scenario.accounts if a.tax_advantaged}
     for trade in scenario.recent_trades:
+        # No loss exists inside an IRA or a Roth: a sale there below cost washes nothing.
         loss = trade.action == "sell" and trade.realized_gain is not None and trade.realized_gain < 0
-        if loss and start <= trade.date <= as_of:
+        if loss and trade.account not in tax_advantaged and start <= trade.date <= as_of:
             sales[scenario.wash_group(trade.security)].append(LossSale(trade.date, trade.account, trade.security))
     buy_blocks = {
         group: BuyBlock(group, _until(max(s.date for s in items)), tuple(items)) for group, items in sales.items()

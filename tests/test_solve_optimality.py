@@ -10,7 +10,8 @@ numpy, the ones that break a rule are dropped, and the objective is evaluated ex
 in dollars, with the drift D_c = V_c − t_c·W_after (V_c the class's dollars after the plan, W_after
 their sum): `absolute` tracking is Σ|D_c| — the solver's objective exactly — and `quadratic` is
 sqrt(D'ΣD), which the solver approximates from below within a relative 5e-4 (TRACKING_TOLERANCE). The
-tax is the exact tax engine (`tax_with_gains`, proven against Tax-Calculator elsewhere); everything else
+tax is this year's plus next year's (this year's loss carryforward coming in) by the exact tax engine
+(`tax_with_gains`, proven against Tax-Calculator elsewhere); everything else
 is written out here. The solver's plan is valued the same way from its trade list: it must be within
 the solver's gaps of the enumerated minimum, and it cannot beat it.
 
@@ -46,8 +47,8 @@ from rebal_opt.models.yaml_io import read_yaml_file
 from rebal_opt.solver import highs
 from rebal_opt.solver.engine import solve
 from rebal_opt.solver.objective import TRACKING_TOLERANCE, TURNOVER_TIE_BREAK
-from rebal_opt.solver.tax.evaluate import evaluate_tax, tax_with_gains
-from rebal_opt.solver.taxes import situation_from_scenario
+from rebal_opt.solver.tax.evaluate import TaxBreakdown, evaluate_tax, tax_with_gains
+from rebal_opt.solver.taxes import next_year_situation, situation_from_scenario, with_carryforward
 from rebal_opt.solver.verify import verify
 
 REGRESSION_FILES = Path(__file__).parent / "data" / "properties"
@@ -444,7 +445,7 @@ class Space:
             "sigma": rho * np.outer(vol, vol),
         }
         arrays["held"] = (arrays["unit_price"] * np.array([u.shares for u in units])) @ arrays["unit_position"]
-        base = evaluate_tax(situation_from_scenario(s)).total_tax
+        base = two_years(s, evaluate_tax(situation_from_scenario(s)))
         return cls(s, classes, units, slots, accounts, arrays, base)
 
     # Enumerating -------------------------------------------------------------------------------------
@@ -523,12 +524,15 @@ class Space:
         return np.maximum(0.0, np.maximum(values - ar["high"] * total, ar["low"] * total - values)).sum(axis=1)
 
     def tax_due(self, short: np.ndarray, long: np.ndarray) -> np.ndarray:
-        """Tax with the plan's gains − tax without, by the exact tax engine (cached per distinct pair)."""
+        """This year's and next year's tax with the plan's gains − without, by the exact tax engine (cached
+        per distinct pair): next year's tax takes this year's loss carryforward (the solver values a loss
+        this year cannot use by what it saves next year)."""
         base = situation_from_scenario(self.s)
         pairs, index = np.unique(np.round(np.stack([short, long], axis=1), 6), axis=0, return_inverse=True)
         for key in map(tuple, pairs):
             if key not in self.tax_cache:
-                self.tax_cache[key] = tax_with_gains(base, float(key[0]), float(key[1])).total_tax - self.base_tax
+                self.tax_cache[key] = two_years(self.s, tax_with_gains(base, float(key[0]), float(key[1])))
+                self.tax_cache[key] -= self.base_tax
         return np.array([self.tax_cache[tuple(key)] for key in pairs])[index.ravel()]
 
     def tracking(self, m: dict[str, np.ndarray]) -> np.ndarray:
@@ -577,6 +581,14 @@ class Space:
         trades = ", ".join(f"{name} {n:g}" for name, n in zip(names, row.ravel(), strict=True) if abs(n) > 1e-9)
         figures = ", ".join(f"{k} {float(v[0]):,.4f}" for k, v in parts.items())
         return f"[{trades or 'no trades'}] {figures}; realized short {m['short'][0]:,.2f} long {m['long'][0]:,.2f}"
+
+
+def two_years(s: Scenario, this_year: TaxBreakdown) -> float:
+    """This year's total tax plus next year's, with this year's carryforward coming in."""
+    following = with_carryforward(
+        next_year_situation(s), this_year.carryforward_short_next, this_year.carryforward_long_next
+    )
+    return this_year.total_tax + evaluate_tax(following).total_tax
 
 
 def band(target: float, s: Scenario) -> tuple[float, float]:

@@ -67,6 +67,10 @@ class Lot:
     acquired: dt.date
 
 
+REALIZED_SHORT_TERM = 250_000.0
+"""Dollars of short-term gains realized so far this year in the rebal-opt household (see Instance)."""
+
+
 @dataclass(frozen=True)
 class Instance:
     """One household in TaxRebalance's shape; all money in dollars, weights as fractions."""
@@ -85,6 +89,10 @@ class Instance:
     spread_bps: float = SPREAD_BPS
     short_term_rate: float = SHORT_TERM_RATE
     long_term_rate: float = LONG_TERM_RATE
+    # Short-term gains realized earlier in the year (rebal-opt only: TaxRebalance has no year). The peer
+    # values every harvested loss at loss_utilization × its rate; rebal-opt applies Schedule D and the
+    # $3,000 limit, so its household needs gains for a harvested loss to be usable this year.
+    realized_short_term: float = REALIZED_SHORT_TERM
 
     @cached_property
     def covariance(self) -> np.ndarray:
@@ -270,6 +278,7 @@ def scenario_dict(
         "tax": {
             "filing_status": "married_joint",
             "rates": {"short_term": inst.short_term_rate, "long_term": inst.long_term_rate},
+            "realized_ytd": {"short_term": inst.realized_short_term, "long_term": 0.0},
         },
         "targets": {t: float(inst.targets[i]) for i, t in enumerate(inst.tickers)},
         "bands": inst.bands,
