@@ -22,11 +22,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from harness.checks import check_household, report
 from harness.long_run import run as long_run
 from harness.long_run import summary
-from harness.strategies import Data, households
+from harness.strategies import Data, households, scenario_yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
+
+from rebal_opt.cli.main import cli
 
 PROFILE = os.environ.get("REBAL_OPT_HARNESS", "ci")
 
@@ -49,6 +52,19 @@ def assert_no_findings(data: Data, commands: list[str]) -> None:
         pytest.fail(report(outcome, data), pytrace=False)
 
 
+@settings(CI, max_examples=200)
+@given(households())
+def test_generated_households_are_valid(data: Data) -> None:
+    """Every household the generator writes passes `rebal-opt validate` (cheap: no solve), so an exit 2
+    in the tests below is never the generator's doing unless this fails too."""
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir) / "household.yaml"
+        path.write_text(scenario_yaml(data), encoding="utf-8")
+        result = CliRunner().invoke(cli, ["validate", str(path)])
+    if result.exit_code != 0:
+        pytest.fail(f"{result.stderr}\nhousehold:\n{scenario_yaml(data)}", pytrace=False)
+
+
 @settings(CI, max_examples=150)
 @given(households(yearend=False, unwind=False))
 def test_solve_on_generated_households(data: Data) -> None:
@@ -61,7 +77,7 @@ def test_yearend_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["yearend"])
 
 
-@settings(CI, max_examples=40)
+@settings(CI, max_examples=30)
 @given(households(yearend=False, unwind=True))
 def test_unwind_on_generated_households(data: Data) -> None:
     assume("unwind" in data)  # drawn only when a tradable account holds something

@@ -351,10 +351,11 @@ def account(draw: st.DrawFn, ctx: Context, kind: str, taken: set[str]) -> Data:
         out["cash"] = draw(st.one_of(dollars(0, 30_000), st.just(0.0)))
     room = MAX_LOTS - ctx.lot_count()
     if kind == "taxable":
-        count = count_(draw, 0, min(6, room))
+        count = 0 if chance(draw, 8) or room < 1 else count_(draw, 1, min(8, room))
     else:
         count = count_(draw, 0, min(2, room)) if chance(draw, 4) else 0
-        holdings = draw(st.dictionaries(st.sampled_from(tickers), share_count(), max_size=4))
+        size = 0 if chance(draw, 8) else 1
+        holdings = draw(st.dictionaries(st.sampled_from(tickers), share_count(), min_size=size, max_size=4))
         if holdings:
             out["holdings"] = holdings
     lots = [draw(lot(ctx, tickers)) for _ in range(count)]
@@ -365,7 +366,7 @@ def account(draw: st.DrawFn, ctx: Context, kind: str, taken: set[str]) -> Data:
     value = out.get("cash", 0.0) + sum(ctx.price(t) * n for t, n in out.get("holdings", {}).items())
     value += sum(ctx.price(held["security"]) * held["shares"] for held in lots)
     contribution = draw(st.one_of(st.just(0.0), dollars(100, 50_000)))
-    if value > 0 and draw(st.booleans()):
+    if value > 0 and chance(draw, 3):
         part = 1.5 if chance(draw, 15) else draw(st.sampled_from([0.1, 0.02, 0.5, 0.9]))
         contribution = -round(max(1.0, part * value), 2)
     if contribution:
@@ -374,7 +375,9 @@ def account(draw: st.DrawFn, ctx: Context, kind: str, taken: set[str]) -> Data:
         floor = 2.0 if chance(draw, 20) else draw(st.sampled_from([0.01, 0.0, 0.05, 0.2]))
         out["min_cash"] = round(floor * max(0.0, value + contribution), 2) if not chance(draw, 20) else 10_000.0
     if chance(draw, 5):
-        out["buyable"] = draw(st.lists(st.sampled_from(tickers), max_size=4, unique=True))
+        out["buyable"] = (
+            [] if chance(draw, 8) else draw(st.lists(st.sampled_from(tickers), min_size=1, max_size=4, unique=True))
+        )
     if chance(draw, 8):
         out["tradable"] = False
     return out
