@@ -160,6 +160,22 @@ class UnwindPlan:
     status: str
     solver: SolverInfo
     verified: bool
+    # Per period: the security's taxable lots the plan's rules let it sell then (not on do_not_sell, not a
+    # short-term gain under no_short_term_gains, not a loss lot inside a wash-sale window; none in a
+    # blackout period). The baselines (solver/unwind_report.py) sell by the same rules.
+    sellable: list[frozenset[str]] = field(default_factory=list)
+
+
+def sellable_lots(pm: PeriodModel, plan: Unwind) -> frozenset[str]:
+    """The lots of the security that period's model may sell (the model bounds every other one at 0)."""
+    if pm.period.number in plan.blackout:
+        return frozenset()
+    d = pm.data
+    return frozenset(
+        u.lot_id
+        for u, value in zip(d.units, d.unit_value, strict=True)
+        if u.taxable and u.security == plan.security and u.lot_id is not None and value > 0
+    )
 
 
 def _lot_index(scenario: Scenario) -> dict[str, tuple[Account, Lot]]:
@@ -471,9 +487,9 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
         solves=1,
     )
     verified = verify_periods(scenario, plan, periods, trades, gifts)
-    return UnwindPlan(
-        scenario, periods, trades, gifts, "time_limit" if outcome.status == "time_limit" else "optimal", info, verified
-    )
+    status = "time_limit" if outcome.status == "time_limit" else "optimal"
+    sellable = [sellable_lots(pm, plan) for pm in models]
+    return UnwindPlan(scenario, periods, trades, gifts, status, info, verified, sellable)
 
 
 # Verification: each period's trades against the household as it stands at that period ----------------

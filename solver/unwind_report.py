@@ -4,8 +4,10 @@ everything now, equal installments) and the plan under other price paths."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from rebal_opt.models.result import (
 )
 from rebal_opt.models.scenario import Scenario, Unwind
 
+from .execution import SHARE_TOLERANCE
 from .lots import holding_term
 from .unwind import UNWIND_MIP_GAP, Period, UnwindPlan, build_and_solve, chained_taxes, growth, state_at
 
@@ -51,10 +54,21 @@ class ScheduleTax:
         )
 
 
-def _lots(scenario: Scenario, plan: Unwind) -> list[tuple[str, str, float, float, object, bool]]:
-    """(account, lot id, shares, basis per share, acquired, inherited) of the security, tradable taxable."""
+class PositionLot(NamedTuple):
+    """A taxable lot of the unwound security."""
+
+    account: str
+    lot: str
+    shares: float
+    basis: float  # per share
+    acquired: dt.date
+    inherited: bool
+
+
+def _lots(scenario: Scenario, plan: Unwind) -> list[PositionLot]:
+    """The security's lots in tradable taxable accounts."""
     return [
-        (a.id, lot.id or "", lot.shares, lot.basis_per_share, lot.acquired, lot.inherited)
+        PositionLot(a.id, lot.id or "", lot.shares, lot.basis_per_share, lot.acquired, lot.inherited)
         for a in scenario.accounts
         if a.tradable and not a.tax_advantaged
         for lot in a.lots
@@ -66,19 +80,15 @@ def schedule_tax(
     scenario: Scenario, plan: Unwind, periods: list[Period], sales: list[LotShares], gifts: list[LotShares]
 ) -> ScheduleTax:
     """Exact taxes of selling `sales[p]` shares of each lot in period p (at the plan's price path)."""
-    lots = {
-        lid: (shares, basis, acquired, inherited)
-        for _, lid, shares, basis, acquired, inherited in _lots(scenario, plan)
-    }
-    base_price = scenario.securities[plan.security].price
+    lots = {lot.lot: lot for lot in _lots(scenario, plan)}
     realized: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
     sold_total = gifted_total = 0.0
     for period, sold, gifted in zip(periods, sales, gifts, strict=True):
-        price = base_price * growth(plan, plan.security, period.years_from_start)
+        price = _price(scenario, plan, period)
         for lid, n in sold.items():
-            _, basis, acquired, inherited = lots[lid]
-            term = holding_term(acquired, period.start, inherited)  # type: ignore[arg-type]
-            realized[period.tax_year][0 if term == "short" else 1] += n * (price - basis)
+            lot = lots[lid]
+            term = holding_term(lot.acquired, period.start, lot.inherited)
+            realized[period.tax_year][0 if term == "short" else 1] += n * (price - lot.basis)
             sold_total += n
         gifted_total += sum(gifted.values())
     years = sorted({p.tax_year for p in periods})
@@ -91,49 +101,90 @@ def schedule_tax(
     return ScheduleTax(flat, with_plan, without, due, pv, sold_total, gifted_total)
 
 
-def _take(lots: list[tuple[str, str, float, float, object, bool]], left: dict[str, float], shares: float) -> LotShares:
-    """Sell `shares` from the lots with the highest basis first (the least gain per share)."""
-    out: LotShares = {}
-    for _, lid, _, _basis, _, _ in sorted(lots, key=lambda item: -item[3]):
-        if shares <= 1e-9:
-            break
-        n = min(left[lid], shares)
-        if n > 0:
-            out[lid] = n
+def _price(scenario: Scenario, plan: Unwind, period: Period) -> float:
+    """The security's expected price in `period`."""
+    return scenario.securities[plan.security].price * growth(plan, plan.security, period.years_from_start)
+
+
+def baseline_schedule(
+    scenario: Scenario, plan: Unwind, periods: list[Period], sellable: list[frozenset[str]], wanted: list[float]
+) -> list[LotShares]:
+    """Sell `wanted[p]` shares in period p, plus what earlier periods could not sell, by the plan's rules.
+
+    Only lots the plan itself may sell in that period (`sellable[p]`: no do_not_sell lot, no loss lot
+    inside a wash-sale window, no short-term gain under no_short_term_gains, nothing in a blackout period),
+    highest basis first (the least gain per share); with whole_shares every lot line is a whole number of
+    shares, or the whole of a fractional lot; an account's sale worth less than rules.min_trade waits for a
+    later period, unless it sells everything that account may sell then. What no period can sell stays
+    unsold (the baseline's shares_sold shows it).
+    """
+    rules = scenario.rules
+    lots = sorted(_lots(scenario, plan), key=lambda lot: -lot.basis)
+    left = {lot.lot: lot.shares for lot in lots}
+    owed = 0.0
+    out: list[LotShares] = []
+    for period, shares in zip(periods, wanted, strict=True):
+        owed += shares
+        may = [lot for lot in lots if lot.lot in sellable[period.index] and left[lot.lot] > SHARE_TOLERANCE]
+        take: LotShares = {}
+        for lot in may:
+            if owed <= SHARE_TOLERANCE:
+                break
+            n = _lot_line(left[lot.lot], owed, rules.whole_shares)
+            if n > 0:
+                take[lot.lot] = n
+                owed -= n
+        price = _price(scenario, plan, period)
+        for account in sorted({lot.account for lot in may}):
+            mine = [lot.lot for lot in may if lot.account == account and lot.lot in take]
+            value = sum(take[lid] for lid in mine) * price
+            sells_all = all(
+                take.get(lot.lot, 0.0) >= left[lot.lot] - SHARE_TOLERANCE for lot in may if lot.account == account
+            )
+            if mine and value < rules.min_trade - 0.005 and not sells_all:
+                owed += sum(take.pop(lid) for lid in mine)
+        for lid, n in take.items():
             left[lid] -= n
-            shares -= n
+        out.append(take)
     return out
 
 
-def baseline_sell_now(scenario: Scenario, plan: Unwind, periods: list[Period], total: float) -> list[LotShares]:
-    """`total` shares sold in the first period where sales are allowed, highest basis first."""
-    lots = _lots(scenario, plan)
-    left = {lid: shares for _, lid, shares, *_ in lots}
-    first = next((p.index for p in periods if p.number not in plan.blackout), 0)
-    return [_take(lots, left, total) if p.index == first else {} for p in periods]
+def _lot_line(held: float, owed: float, whole_shares: bool) -> float:
+    """Shares to sell from a lot holding `held` when `owed` are still to be sold: all of it if that is not
+    more than owed, else what is owed (whole shares with whole_shares)."""
+    if held <= owed + SHARE_TOLERANCE:
+        return held
+    return float(np.floor(owed + SHARE_TOLERANCE)) if whole_shares else owed
+
+
+def _allowed(plan: Unwind, periods: list[Period]) -> list[Period]:
+    return [p for p in periods if p.number not in plan.blackout] or periods[:1]
+
+
+def baseline_sell_now(
+    scenario: Scenario, plan: Unwind, periods: list[Period], sellable: list[frozenset[str]], total: float
+) -> list[LotShares]:
+    """`total` shares sold in the first period where sales are allowed; a lot the rules hold back then
+    (a loss lot inside a wash-sale window) is sold as soon as they let it go."""
+    first = _allowed(plan, periods)[0].index
+    wanted = [total if p.index == first else 0.0 for p in periods]
+    return baseline_schedule(scenario, plan, periods, sellable, wanted)
 
 
 def baseline_equal_installments(
-    scenario: Scenario, plan: Unwind, periods: list[Period], total: float
+    scenario: Scenario, plan: Unwind, periods: list[Period], sellable: list[frozenset[str]], total: float
 ) -> list[LotShares]:
-    """`total` shares in equal parts over the allowed periods (whole shares when the rules ask), highest
-    basis first."""
-    lots = _lots(scenario, plan)
-    allowed = [p for p in periods if p.number not in plan.blackout]
-    left = {lid: shares for _, lid, shares, *_ in lots}
+    """`total` shares in equal parts over the allowed periods (whole shares when the rules ask; the last
+    part takes the rest); what a period cannot sell by the rules is carried to the next."""
+    allowed = _allowed(plan, periods)
     per = total / len(allowed)
     if scenario.rules.whole_shares:
         per = float(np.floor(per))
-    out: list[LotShares] = []
-    sold = 0.0
-    for p in periods:
-        if p.number in plan.blackout:
-            out.append({})
-            continue
-        amount = per if p is not allowed[-1] else total - sold
-        out.append(_take(lots, left, amount))
-        sold += amount
-    return out
+    last = allowed[-1].index
+    wanted = [0.0] * len(periods)
+    for p in allowed:
+        wanted[p.index] = per if p.index != last else total - per * (len(allowed) - 1)
+    return baseline_schedule(scenario, plan, periods, sellable, wanted)
 
 
 def _plan_sales(plan_result: UnwindPlan, plan: Unwind) -> list[LotShares]:
@@ -179,11 +230,10 @@ def unwind(scenario: Scenario, time_limit: float | None = None, mip_gap: float =
     sales = _plan_sales(result, plan)
     taxes = schedule_tax(scenario, plan, periods, sales, result.gifts)
     weights = _weights_after(scenario, plan, result)
-    lots = {lid: account for account, lid, *_ in _lots(scenario, plan)}
-    base_price = scenario.securities[plan.security].price
+    lots = {lot.lot: lot.account for lot in _lots(scenario, plan)}
     rows = []
     for period, trades, gifted, weight in zip(periods, result.trades, result.gifts, weights, strict=True):
-        price = base_price * growth(plan, plan.security, period.years_from_start)
+        price = _price(scenario, plan, period)
         sold = [
             UnwindLotSale(
                 account=t.account, lot=lot.lot, shares=lot.shares, price=round(price, 4), gain=lot.gain, term=lot.term
@@ -213,16 +263,13 @@ def unwind(scenario: Scenario, time_limit: float | None = None, mip_gap: float =
                 trades=trades,
             )
         )
-    # The baselines end where the plan ends: they sell as many shares as the plan sells and gifts.
+    # The baselines end where the plan ends: they sell as many shares as the plan sells and gifts, by the
+    # plan's rules, and are taxed by the same evaluation.
     reduced = taxes.shares_sold + taxes.shares_gifted
     no_gifts: list[LotShares] = [{} for _ in periods]
     baselines = {
-        "sell_now": schedule_tax(
-            scenario, plan, periods, baseline_sell_now(scenario, plan, periods, reduced), no_gifts
-        ).totals(),
-        "equal_installments": schedule_tax(
-            scenario, plan, periods, baseline_equal_installments(scenario, plan, periods, reduced), no_gifts
-        ).totals(),
+        name: schedule_tax(scenario, plan, periods, make(scenario, plan, periods, result.sellable, reduced), no_gifts)
+        for name, make in (("sell_now", baseline_sell_now), ("equal_installments", baseline_equal_installments))
     }
     stressed = []
     for path in plan.price_scenarios:
@@ -259,7 +306,7 @@ def unwind(scenario: Scenario, time_limit: float | None = None, mip_gap: float =
         security=plan.security,
         periods=rows,
         totals=taxes.totals(),
-        baselines=baselines,
+        baselines={name: tax.totals() for name, tax in baselines.items()},
         tax_by_year={
             y: WithAndWithout(without_plan=round(taxes.without_plan[y], 2), with_plan=round(taxes.with_plan[y], 2))
             for y in taxes.with_plan

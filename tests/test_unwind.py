@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,16 @@ from rebal_opt.models.loading import load_scenario
 from rebal_opt.models.result import UnwindResult
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.lots import first_long_term_day
-from rebal_opt.solver.unwind_report import unwind
+from rebal_opt.solver.tax.evaluate import evaluate_tax
+from rebal_opt.solver.taxes import situation_from_scenario
+from rebal_opt.solver.unwind import plan_periods
+from rebal_opt.solver.unwind_report import _lot_line, baseline_equal_installments, unwind
 
 ROOT = Path(__file__).parent.parent
 FOUNDER = ROOT / "scenarios" / "founder-unwind.yaml"
 MARIA = ROOT / "scenarios" / "maria-unwind-monthly.yaml"
 WAIT = Path(__file__).parent / "data" / "unwind" / "wait-for-long-term.yaml"
+WASH = Path(__file__).parent / "data" / "unwind" / "wash-blocked-loss.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +116,96 @@ def test_cli_without_an_unwind_section_is_a_clear_error() -> None:
     run = CliRunner().invoke(cli, ["unwind", str(ROOT / "scenarios" / "sarah-70-30.yaml")])
     assert run.exit_code == 2
     assert "no unwind section" in run.stderr
+
+
+# Baselines follow the plan's rules (wash-blocked-loss.yaml: flat price 100; OLD 1000 sh at 40, LOSS 300 at
+# 130, KEEP 50 at 150 on do_not_sell, DRIP 20 at 98 bought 2026-11-20; quarters from 2026-12-01).
+FIRST_QUARTER = frozenset({"OLD", "DRIP"})  # LOSS is inside DRIP's wash-sale window on 2026-12-01
+LATER_QUARTERS = frozenset({"OLD", "DRIP", "LOSS"})
+
+
+@pytest.fixture(scope="module")
+def wash() -> UnwindResult:
+    return unwind(load_scenario(WASH))
+
+
+def _taxes(scenario: Scenario, realized: dict[int, tuple[float, float]]) -> tuple[float, float]:
+    """Tax due to a schedule over 2026 and 2027 (2026's carryforward into 2027) and its present value at
+    4%, each year evaluated with and without it (nothing realized so far in this household)."""
+    due = pv = 0.0
+    carry = (0.0, 0.0)
+    for i, year in enumerate((2026, 2027)):
+        without = replace(situation_from_scenario(scenario), year=year)
+        short, long = realized.get(year, (0.0, 0.0))
+        with_plan = evaluate_tax(
+            replace(without, short_term=short, long_term=long, carryforward_short=carry[0], carryforward_long=carry[1])
+        )
+        carry = (with_plan.carryforward_short_next, with_plan.carryforward_long_next)
+        caused = with_plan.total_tax - evaluate_tax(without).total_tax
+        due += caused
+        pv += caused / 1.04**i
+    return due, pv
+
+
+def test_the_plan_sees_the_wash_window_and_do_not_sell(wash: UnwindResult) -> None:
+    first = wash.periods[0]
+    assert not any(s.lot in ("LOSS", "KEEP") for s in first.sold)
+    assert not any(s.lot == "KEEP" for p in wash.periods for s in p.sold)
+
+
+def test_sell_now_waits_for_the_wash_window_and_keeps_do_not_sell(wash: UnwindResult) -> None:
+    scenario = load_scenario(WASH)
+    total = wash.totals.shares_sold + wash.totals.shares_gifted
+    assert 1020 < total <= 1320  # the plan sells LOSS too; KEEP stays
+    # By hand: the first quarter sells DRIP (20 x +2, short-term) and all of OLD (1000 x +60); LOSS waits
+    # for the second quarter (2027-03-01), where the rest is sold at -30 a share.
+    realized = {2026: (40.0, 60_000.0), 2027: (0.0, -30.0 * (total - 1020))}
+    due, pv = _taxes(scenario, realized)
+    sell_now = wash.baselines["sell_now"]
+    assert sell_now.shares_sold == total
+    assert sell_now.realized.short_term == pytest.approx(40.0)
+    assert sell_now.realized.long_term == pytest.approx(60_000.0 - 30.0 * (total - 1020))
+    assert sell_now.tax_due_to_plan == pytest.approx(due, abs=0.01)
+    assert sell_now.present_value == pytest.approx(pv, abs=0.01)
+
+
+def test_the_plan_is_no_worse_than_a_baseline_that_keeps_its_rules(wash: UnwindResult) -> None:
+    # risk_weight 0: the plan minimizes the present value of tax alone, and each baseline is a schedule it
+    # could have chosen (within the 0.1% gap).
+    for baseline in wash.baselines.values():
+        assert wash.totals.present_value <= baseline.present_value * 1.001 + 0.01
+
+
+def test_equal_installments_carry_what_a_quarter_cannot_sell() -> None:
+    scenario = load_scenario(WASH)
+    assert scenario.unwind is not None
+    periods = plan_periods(scenario, scenario.unwind)
+    sellable = [FIRST_QUARTER, *[LATER_QUARTERS] * 3]
+    # 1318 shares: 329 a quarter, the last 331. Q1 sells DRIP and 309 of OLD; Q2 LOSS (highest basis,
+    # now free) and 29 of OLD; Q3 and Q4 the rest of OLD.
+    schedule = baseline_equal_installments(scenario, scenario.unwind, periods, sellable, 1318)
+    assert schedule == [
+        {"DRIP": 20, "OLD": 309},
+        {"LOSS": 300, "OLD": 29},
+        {"OLD": 329},
+        {"OLD": 331},
+    ]
+
+
+def test_an_installment_below_min_trade_waits() -> None:
+    scenario = load_scenario(WASH)
+    assert scenario.unwind is not None
+    periods = plan_periods(scenario, scenario.unwind)
+    sellable = [FIRST_QUARTER, *[LATER_QUARTERS] * 3]
+    # 12 shares, 3 a quarter: $300 is under min_trade ($500), so a quarter's 3 shares wait for the next;
+    # 6 shares ($600) are sold, from the highest basis the quarter may sell.
+    schedule = baseline_equal_installments(scenario, scenario.unwind, periods, sellable, 12)
+    assert schedule == [{}, {"LOSS": 6}, {}, {"LOSS": 6}]
+
+
+@pytest.mark.parametrize(
+    ("held", "owed", "whole", "line"),
+    [(20.5, 30.0, True, 20.5), (100.0, 9.5, True, 9.0), (100.0, 9.5, False, 9.5), (3.0, 3.0, True, 3.0)],
+)
+def test_lot_lines_are_whole_shares_or_the_whole_lot(held: float, owed: float, whole: bool, line: float) -> None:
+    assert _lot_line(held, owed, whole) == line
