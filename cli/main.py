@@ -6,11 +6,11 @@ Exit codes: 0 success; 1 unexpected internal error; 2 bad input; 3 infeasible; 4
 from __future__ import annotations
 
 import functools
-import json
+import math
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -21,7 +21,7 @@ from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.check import check as check_scenario
 
 from . import render
-from .files import atomic_write
+from .files import PLOT_SUFFIXES, OutputFile, atomic_write
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -75,13 +75,72 @@ def guarded(command: F) -> F:
 
 def emit_json(payload: Any) -> None:
     """Exactly one JSON document on stdout."""
-    click.echo(json.dumps(payload, indent=2, default=str))
+    click.echo(render.json_text(payload))
+
+
+def load(scenario_path: str) -> Scenario:
+    """Load and validate SCENARIO; what loading left out (0-share lots and holdings) is said on stderr."""
+    scenario = load_scenario(scenario_path)
+    for note in scenario.load_notes:
+        click.echo(f"note: {scenario_path}: {note}", err=True)
+    return scenario
+
+
+def json_notes(notes: Sequence[str], scenario: Scenario) -> list[str]:
+    """A JSON result's notes: loading's first (on a terminal they went to stderr already)."""
+    return [*scenario.load_notes, *notes]
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option within a range; nan and inf are refused (a nan passes every comparison)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+_HELP_INSTEAD: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name) for name in ("NoArgsIsHelpError",) if hasattr(click.exceptions, name)
+)
+"""click >= 8.2 reports a command group called without a command as a usage error that shows the help."""
+
+
+class Cli(click.Group):
+    """The command group; a usage mistake is one line on stderr (exit 2), like every other bad input."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        try:
+            outcome = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except _HELP_INSTEAD as exc:  # `rebal-opt` alone: the help, as click prints it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(outcome if isinstance(outcome, int) else 0)
 
 
 scenario_argument = click.argument("scenario_path", metavar="SCENARIO", type=click.Path(dir_okay=False, path_type=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def output_option(flag: str, help_text: str, suffixes: frozenset[str] | None = None) -> Callable[[F], F]:
+    """An option naming a file the command writes; the path is checked before any work (OutputFile)."""
+    dest = flag.removeprefix("--") + "_path"
+    return click.option(flag, dest, type=OutputFile(suffixes), metavar="FILE", help=help_text)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rebal-opt")
 def cli() -> None:
     """rebal-opt: tax-aware rebalancing of a household's accounts as one portfolio.
@@ -97,7 +156,7 @@ def cli() -> None:
 @guarded
 def validate(scenario_path: str) -> None:
     """Validate SCENARIO and report every problem, one line each (exit 2 when invalid)."""
-    scenario = load_scenario(scenario_path)
+    scenario = load(scenario_path)
     n_lots = sum(len(a.lots) for a in scenario.accounts)
     click.echo(
         f"{scenario_path}: valid ({len(scenario.accounts)} accounts, {len(scenario.securities)} securities, "
@@ -119,9 +178,10 @@ def schema() -> None:
 @guarded
 def check(scenario_path: str, as_json: bool, exit_code: bool) -> None:
     """Show drift per asset class against its band and whether a rebalance is due."""
-    scenario: Scenario = load_scenario(scenario_path)
+    scenario: Scenario = load(scenario_path)
     report = check_scenario(scenario)
     if as_json:
+        report = report.model_copy(update={"notes": json_notes(report.notes, scenario)})
         emit_json(report.model_dump(mode="json"))
     else:
         render.print_check(report)
@@ -138,11 +198,21 @@ the best plan found is shown with its gap (status time_limit), as design §4 pro
 def time_limit_option(what: str) -> Callable[[F], F]:
     return click.option(
         "--time-limit",
-        type=click.FloatRange(min=0.1),
+        type=FiniteFloat(min=0.1),
         default=DEFAULT_TIME_LIMIT,
         show_default=True,
         metavar="SECONDS",
         help=f"{what} Stops after SECONDS with the best plan found and its gap.",
+    )
+
+
+def mip_gap_option(default: float) -> Callable[[F], F]:
+    return click.option(
+        "--mip-gap",
+        type=FiniteFloat(min=0.0, max=1.0),
+        default=default,
+        show_default=True,
+        help="Relative optimality gap at which the solver stops.",
     )
 
 
@@ -151,20 +221,9 @@ def plan_options(command: F) -> F:
     for option in reversed(
         [
             click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (design §4)."),
-            click.option(
-                "--csv",
-                "csv_path",
-                type=click.Path(dir_okay=False, writable=True, path_type=str),
-                help="Also write the trades to FILE, one row per trade and lot.",
-            ),
+            output_option("--csv", "Also write the trades to FILE, one row per lot line (docs/solve.md)."),
             time_limit_option("Time limit for the solve (all phases)."),
-            click.option(
-                "--mip-gap",
-                type=click.FloatRange(min=0.0, max=1.0),
-                default=1e-4,
-                show_default=True,
-                help="Relative optimality gap at which the solver stops.",
-            ),
+            mip_gap_option(1e-4),
         ]
     ):
         command = option(command)
@@ -185,7 +244,7 @@ def run_plan(
     from rebal_opt.solver.engine import solve as solve_scenario
     from rebal_opt.solver.yearend import solve_yearend
 
-    scenario = load_scenario(scenario_path)
+    scenario = load(scenario_path)
     try:
         if purpose == "yearend":
             result = solve_yearend(scenario, time_limit=time_limit, mip_gap=mip_gap)
@@ -202,6 +261,7 @@ def run_plan(
     if csv_path is not None:
         atomic_write(csv_path, render.trades_csv(result))
     if as_json:
+        result = result.model_copy(update={"notes": json_notes(result.notes, scenario)})
         emit_json(result.model_dump(mode="json", exclude_none=True))
     else:
         render.print_result(result)
@@ -254,7 +314,7 @@ def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time
     from rebal_opt.models.yaml_io import read_yaml_file
     from rebal_opt.solver.whatif import BASE, run_variants
 
-    scenario = load_scenario(scenario_path)
+    scenario = load(scenario_path)
     data = read_yaml_file(scenario_path)
     variants: list[tuple[str, dict[str, object]]] = [(BASE, {})]
     variants += [(name, dict(overrides)) for name, overrides in scenario.whatif.items()]
@@ -262,7 +322,7 @@ def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time
         variants.append(("command line", dict(parse_assignment(a) for a in assignments)))
     outcomes = run_variants(data, variants, time_limit=time_limit)
     if as_json:
-        emit_json({"variants": [o.as_json() for o in outcomes]})
+        emit_json({"variants": [o.as_json() for o in outcomes], "notes": list(scenario.load_notes)})
     else:
         render.print_variants(outcomes)
 
@@ -270,26 +330,10 @@ def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time
 @cli.command()
 @scenario_argument
 @click.option("--json", "as_json", is_flag=True, help="Print the schedule as one JSON object (docs/unwind.md).")
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
-    help="Also write the schedule to FILE: one row per period and lot sold or gifted.",
-)
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
-    help="Also draw the position's weight and the tax per year to FILE.png.",
-)
+@output_option("--csv", "Also write the schedule to FILE: one row per period and lot sold or gifted.")
+@output_option("--plot", "Also draw the position's weight and the tax per year to FILE.png.", PLOT_SUFFIXES)
 @time_limit_option("Time limit for the whole schedule's solve.")
-@click.option(
-    "--mip-gap",
-    type=click.FloatRange(min=0.0, max=1.0),
-    default=1e-3,
-    show_default=True,
-    help="Relative optimality gap at which the solver stops.",
-)
+@mip_gap_option(1e-3)
 @guarded
 def unwind(
     scenario_path: str,
@@ -308,7 +352,7 @@ def unwind(
     from rebal_opt.solver.unwind import UnwindError
     from rebal_opt.solver.unwind_report import unwind as plan_unwind
 
-    scenario = load_scenario(scenario_path)
+    scenario = load(scenario_path)
     if scenario.unwind is None:
         fail(EXIT_BAD_INPUT, f"{scenario_path}: unwind: the scenario has no unwind section; add one (docs/unwind.md)")
     try:
@@ -322,6 +366,7 @@ def unwind(
     if csv_path is not None:
         atomic_write(csv_path, render.unwind_csv(result))
     if as_json:
+        result = result.model_copy(update={"notes": json_notes(result.notes, scenario)})
         emit_json(result.model_dump(mode="json", exclude_none=True))
     else:
         render.print_unwind(result)
@@ -332,12 +377,7 @@ def unwind(
 @click.option(
     "--json", "as_json", is_flag=True, help='Print {"points": [{tax_weight, tax_due_to_trades, tracking_error}]}.'
 )
-@click.option(
-    "--plot",
-    "plot_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
-    help="Also draw the curve (tax due against tracking error) to FILE.png.",
-)
+@output_option("--plot", "Also draw the curve (tax due against tracking error) to FILE.png.", PLOT_SUFFIXES)
 @click.option(
     "--weights",
     type=str,
@@ -355,15 +395,15 @@ def frontier(
     less tracking error."""
     from rebal_opt.solver.frontier import frontier as sweep
 
-    scenario = load_scenario(scenario_path)
+    scenario = load(scenario_path)
     grid = None
     if weights is not None:
         try:
             grid = [float(w) for w in weights.split(",") if w.strip()]
         except ValueError:
             fail(EXIT_BAD_INPUT, f"--weights: '{weights}' is not a comma-separated list of numbers, e.g. 0,0.5,1,2")
-        if not grid or any(w < 0 for w in grid):
-            fail(EXIT_BAD_INPUT, "--weights: give one or more weights, each 0 or more")
+        if not grid or not all(math.isfinite(w) and w >= 0 for w in grid):
+            fail(EXIT_BAD_INPUT, "--weights: give one or more weights, each a finite number 0 or more")
     curve = sweep(scenario, weights=grid, time_limit=time_limit)
     if plot_path is not None:
         render.plot_frontier(curve, plot_path)
@@ -374,7 +414,7 @@ def frontier(
                 "points": [p.as_json() for p in curve.points],
                 "solves": curve.solves,
                 "seconds": round(curve.seconds, 3),
-                "notes": curve.notes,
+                "notes": json_notes(curve.notes, scenario),
             }
         )
     else:

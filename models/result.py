@@ -1,15 +1,24 @@
 """The JSON result (output contract, design §4) as pydantic models.
 
-Amounts are dollars rounded to cents; weights are fractions. New optional fields may be added; the
-fields the design defines keep their names.
+Amounts are dollars rounded to cents (`Money`: every dollar field is written to the cent in JSON, whatever
+float arithmetic left in it); weights are fractions. New optional fields may be added; the fields the
+design defines keep their names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+
+def _to_cents(x: float) -> float:
+    return round(x, 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+Money = Annotated[float, PlainSerializer(_to_cents, return_type=float, when_used="json")]
+"""Dollars; serialized to JSON in cents."""
 
 ResultStatus = Literal["optimal", "time_limit", "infeasible", "no_trade_needed"]
 Term = Literal["short", "long"]
@@ -24,8 +33,8 @@ class LotSale(ResultModel):
 
     lot: str
     shares: float
-    cost_basis: float
-    gain: float
+    cost_basis: Money
+    gain: Money
     term: Term
     acquired: dt.date | None = None
 
@@ -36,9 +45,9 @@ class Trade(ResultModel):
     action: Literal["buy", "sell"]
     shares: float
     price: float
-    amount: float = Field(description="shares × price, dollars.")
+    amount: Money = Field(description="shares × price, dollars.")
     lots: list[LotSale] | None = Field(default=None, description="Sells in taxable accounts: the lots sold.")
-    cost: float = Field(default=0.0, description="Commission plus spread paid on this trade, dollars.")
+    cost: Money = Field(default=0.0, description="Commission plus spread paid on this trade, dollars.")
     reason: str | None = Field(default=None, description="Why the trade is in the plan (year-end planning).")
 
 
@@ -53,14 +62,14 @@ class ClassAllocation(ResultModel):
 
 
 class Realized(ResultModel):
-    short_term: float = 0.0
-    long_term: float = 0.0
+    short_term: Money = 0.0
+    long_term: Money = 0.0
 
 
 class TaxSummary(ResultModel):
-    without_trades: float
-    with_trades: float
-    due_to_trades: float
+    without_trades: Money
+    with_trades: Money
+    due_to_trades: Money
 
 
 class TrackingError(ResultModel):
@@ -87,7 +96,7 @@ class SolverInfo(ResultModel):
     status: str
     seconds: float
     mip_gap: float | None = None
-    gap_dollars: float | None = Field(
+    gap_dollars: Money | None = Field(
         default=None, description="The optimality gap in dollars of objective (HiGHS stops at 0.01% or $1)."
     )
     build_seconds: float | None = None
@@ -104,8 +113,8 @@ class BandViolation(ResultModel):
 
 
 class WithAndWithout(ResultModel):
-    without_plan: float
-    with_plan: float
+    without_plan: Money
+    with_plan: Money
 
 
 class CarryforwardNextYear(ResultModel):
@@ -135,8 +144,8 @@ class Result(ResultModel):
     tracking_error: TrackingError
     wash_sale: WashSale = Field(default_factory=WashSale)
     solver: SolverInfo
-    costs: float = Field(default=0.0, description="Commissions and spread paid by all trades, dollars.")
-    cash_after: dict[str, float] = Field(default_factory=dict, description="Ending cash per account.")
+    costs: Money = Field(default=0.0, description="Commissions and spread paid by all trades, dollars.")
+    cash_after: dict[str, Money] = Field(default_factory=dict, description="Ending cash per account.")
     band_violations: list[BandViolation] = Field(
         default_factory=list, description="Classes that stay outside their band, and why."
     )
@@ -150,7 +159,7 @@ class UnwindLotSale(ResultModel):
     lot: str
     shares: float
     price: float
-    gain: float
+    gain: Money
     term: Term
 
 
@@ -158,7 +167,7 @@ class UnwindGift(ResultModel):
     account: str
     lot: str
     shares: float
-    value: float
+    value: Money
 
 
 class UnwindPeriod(ResultModel):
@@ -174,8 +183,8 @@ class UnwindPeriod(ResultModel):
 
 
 class UnwindTotals(ResultModel):
-    tax_due_to_plan: float
-    present_value: float
+    tax_due_to_plan: Money
+    present_value: Money
     shares_sold: float = 0.0
     shares_gifted: float = 0.0
     realized: Realized = Field(default_factory=Realized)
@@ -183,8 +192,8 @@ class UnwindTotals(ResultModel):
 
 class PriceScenarioOutcome(ResultModel):
     name: str
-    tax_due_to_plan: float
-    present_value: float
+    tax_due_to_plan: Money
+    present_value: Money
     weight_after: float
 
 

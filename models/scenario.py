@@ -8,15 +8,89 @@ reports every problem with its YAML path; `models.loading` runs both.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 CASH_CLASS = "cash"
 """Uninvested cash in every account counts as this asset class (a missing target means 0)."""
 
-Weight = Annotated[float, Field(ge=0.0, le=1.0)]
+# --- Limits -------------------------------------------------------------------------------------
+# No household comes near these, and they keep the MILP sane: it counts money in thousands of dollars
+# with HiGHS's tolerances near 1e-7, so cents stay visible up to about 1e13 dollars (households scaled
+# to 1.2e13 still solved and verified; 1.2e14 did not). docs/scenario.md, "Limits", lists them.
+
+MAX_DOLLARS = 1e12
+"""Any dollar amount (cash, contributions, incomes, costs, caps) and the household's whole value."""
+MAX_PRICE = 1e7
+"""A price or a cost per share, dollars."""
+MAX_SHARES = 1e10
+"""Shares in a lot, holding, trade or per-period limit."""
+MAX_SPREAD_BPS = 10_000.0
+"""A half-spread of 100%."""
+MAX_OBJECTIVE_WEIGHT = 1e6
+"""objective.tax_weight and unwind.risk_weight: far beyond any useful trade-off."""
+MAX_VOLATILITY = 10.0
+"""A yearly volatility of 1000%."""
+MAX_TRADES = 100_000
+"""rules.max_trades."""
+MAX_PRICE_MOVE = 100.0
+"""A price scenario's total move (+10,000%)."""
+MAX_PROJECTED_YEARS = 50
+"""A tax year at most this many years after the last shipped tax table (later ones are projected by
+indexing; models.semantics checks it, as it needs the tables)."""
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2200, 12, 31)
+"""Every date (as_of, acquired, trades, purchases) lies in MIN_DATE .. MAX_DATE."""
+
+LIMITS: dict[object, tuple[str, str]] = {
+    MAX_DOLLARS: ("a dollar amount", "dollars"),
+    MAX_PRICE: ("a price or cost per share", "dollars a share"),
+    MAX_SHARES: ("a number of shares", "shares"),
+    MAX_SPREAD_BPS: ("a spread", "basis points"),
+    MAX_OBJECTIVE_WEIGHT: ("an objective weight", ""),
+    MAX_VOLATILITY: ("a volatility", "(a fraction a year)"),
+    MAX_TRADES: ("max_trades", "trades"),
+    MAX_PRICE_MOVE: ("a price move", "(a fraction)"),
+}
+"""Each limit's value -> (what it limits, its unit), for error messages naming the limit broken."""
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1: a boolean where a number belongs is a mistake, not a 1.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
+
+
+def _date_text(value: Any) -> Any:
+    # pydantic's lax mode reads a number as a Unix timestamp (0 -> 1970-01-01): dates are written out.
+    if isinstance(value, bool | int | float):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+Count = Annotated[int, NotBool]
+Date = Annotated[dt.date, BeforeValidator(_date_text), Field(ge=MIN_DATE, le=MAX_DATE)]
+Weight = Annotated[float, NotBool, Field(ge=0.0, le=1.0)]
+Rate = Annotated[float, NotBool, Field(ge=0.0, lt=1.0)]
+Dollars = Annotated[float, NotBool, Field(ge=-MAX_DOLLARS, le=MAX_DOLLARS)]
+NonNegativeDollars = Annotated[float, NotBool, Field(ge=0.0, le=MAX_DOLLARS)]
+PositiveDollars = Annotated[float, NotBool, Field(gt=0.0, le=MAX_DOLLARS)]
+Price = Annotated[float, NotBool, Field(gt=0.0, le=MAX_PRICE)]
+CostPerShare = Annotated[float, NotBool, Field(ge=0.0, le=MAX_PRICE)]
+Shares = Annotated[float, NotBool, Field(gt=0.0, le=MAX_SHARES)]
+HeldShares = Annotated[float, NotBool, Field(ge=0.0, le=MAX_SHARES)]
+"""Shares of a lot or holding: 0 is accepted (a broker export's leftover) and the loader drops it."""
+ObjectiveWeight = Annotated[float, NotBool, Field(ge=0.0, le=MAX_OBJECTIVE_WEIGHT)]
+
+
+def auto_lot_id(account_id: str, n: int) -> str:
+    """The id of the n-th lot (from 1) of an account when the file gives none."""
+    return f"{account_id}:{n}"
 
 
 class StrictModel(BaseModel):
@@ -41,47 +115,47 @@ class AccountType(StrEnum):
 class GainPair(StrictModel):
     """A short-term / long-term pair of dollar amounts."""
 
-    short_term: float = 0.0
-    long_term: float = 0.0
+    short_term: Dollars = 0.0
+    long_term: Dollars = 0.0
 
 
 class Carryforward(StrictModel):
     """Capital-loss carryforward from earlier years, as positive dollar amounts."""
 
-    short_term: NonNegativeFloat = 0.0
-    long_term: NonNegativeFloat = 0.0
+    short_term: NonNegativeDollars = 0.0
+    long_term: NonNegativeDollars = 0.0
 
 
 class FlatRates(StrictModel):
     """Flat marginal federal rates on net short- and long-term gains, instead of the brackets."""
 
-    short_term: Annotated[float, Field(ge=0.0, lt=1.0)]
-    long_term: Annotated[float, Field(ge=0.0, lt=1.0)]
+    short_term: Rate
+    long_term: Rate
 
 
 class TaxSection(StrictModel):
     """The household's tax situation for the year of the trades."""
 
     filing_status: FilingStatus
-    year: int | None = Field(default=None, description="Tax table year; default: the year of as_of.")
-    ordinary_income: NonNegativeFloat = Field(
+    year: Count | None = Field(default=None, description="Tax table year; default: the year of as_of.")
+    ordinary_income: NonNegativeDollars = Field(
         default=0.0,
         description="Expected ordinary income this year (wages, interest, IRA withdrawals), before deductions.",
     )
-    other_investment_income: NonNegativeFloat = Field(
+    other_investment_income: NonNegativeDollars = Field(
         default=0.0,
         description="The part of ordinary_income that is investment income for the NIIT (interest, "
         "non-qualified dividends).",
     )
-    qualified_dividends: NonNegativeFloat = 0.0
-    deduction: Literal["standard"] | NonNegativeFloat = Field(
+    qualified_dividends: NonNegativeDollars = 0.0
+    deduction: Literal["standard"] | NonNegativeDollars = Field(
         default="standard", description="'standard' or the itemized total in dollars."
     )
     realized_ytd: GainPair = Field(default_factory=GainPair)
     carryforward: Carryforward = Field(default_factory=Carryforward)
-    state_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    state_rate: Rate = 0.0
     rates: FlatRates | None = Field(default=None, description="Flat marginal rates instead of brackets.")
-    indexing_rate: Annotated[float, Field(ge=-0.05, le=0.2)] | None = Field(
+    indexing_rate: Annotated[float, NotBool, Field(ge=-0.05, le=0.2)] | None = Field(
         default=None,
         description="Yearly inflation used to index tax tables past the last shipped year; "
         "default: the shipped DEFAULT_INDEXING_RATE.",
@@ -92,11 +166,11 @@ class Bands(StrictModel):
     """Drift bands: a class is out of band when |w - t| > min(absolute, relative × t)."""
 
     absolute: Weight = 0.05
-    relative: Annotated[float, Field(ge=0.0)] | None = 0.25
+    relative: Annotated[float, NotBool, Field(ge=0.0)] | None = 0.25
 
 
 class Security(StrictModel):
-    price: PositiveFloat
+    price: Price
     asset_class: str | dict[str, Weight] = Field(
         description="One asset class, or a split {class: fraction} for a multi-asset fund (sums to 1)."
     )
@@ -117,10 +191,10 @@ class Lot(StrictModel):
 
     id: str | None = Field(default=None, description="Unique in the household; default '<account>:<n>'.")
     security: str
-    shares: PositiveFloat
-    cost_per_share: NonNegativeFloat | None = None
-    cost_total: NonNegativeFloat | None = None
-    acquired: dt.date
+    shares: HeldShares
+    cost_per_share: CostPerShare | None = None
+    cost_total: NonNegativeDollars | None = None
+    acquired: Date
     inherited: bool = Field(default=False, description="Inherited shares are always long-term.")
 
     @model_validator(mode="after")
@@ -145,11 +219,11 @@ class Lot(StrictModel):
 class Account(StrictModel):
     id: Annotated[str, Field(min_length=1)]
     type: AccountType
-    cash: NonNegativeFloat = 0.0
-    contribution: float = Field(default=0.0, description="New money arriving now; negative = a withdrawal.")
-    min_cash: NonNegativeFloat = 0.0
+    cash: NonNegativeDollars = 0.0
+    contribution: Dollars = Field(default=0.0, description="New money arriving now; negative = a withdrawal.")
+    min_cash: NonNegativeDollars = 0.0
     lots: list[Lot] = Field(default_factory=list)
-    holdings: dict[str, PositiveFloat] = Field(
+    holdings: dict[str, HeldShares] = Field(
         default_factory=dict, description="Shares per security (tax-advantaged accounts only)."
     )
     buyable: list[str] | None = Field(default=None, description="The fund menu; default: every security.")
@@ -161,34 +235,36 @@ class Account(StrictModel):
 
 
 class RecentTrade(StrictModel):
-    date: dt.date
+    date: Date
     account: str
     security: str
     action: Literal["buy", "sell"]
-    shares: PositiveFloat
-    realized_gain: float | None = Field(default=None, description="For sells: the gain (negative = loss).")
+    shares: Shares
+    realized_gain: Dollars | None = Field(default=None, description="For sells: the gain (negative = loss).")
 
 
 class PlannedPurchase(StrictModel):
-    date: dt.date
+    date: Date
     account: str
     security: str
-    amount: PositiveFloat = Field(description="Dollars.")
+    amount: PositiveDollars = Field(description="Dollars.")
 
 
 class Costs(StrictModel):
-    commission: NonNegativeFloat = Field(default=0.0, description="Dollars per trade.")
-    spread_bps: NonNegativeFloat = Field(default=0.0, description="Half-spread paid on each trade, in bps.")
+    commission: NonNegativeDollars = Field(default=0.0, description="Dollars per trade.")
+    spread_bps: Annotated[float, NotBool, Field(ge=0.0, le=MAX_SPREAD_BPS)] = Field(
+        default=0.0, description="Half-spread paid on each trade, in bps."
+    )
 
 
 class Rules(StrictModel):
     contributions_first: bool = True
     wash_sales: Literal["avoid", "ignore"] = "avoid"
-    min_trade: NonNegativeFloat = Field(default=0.0, description="Dollars.")
+    min_trade: NonNegativeDollars = Field(default=0.0, description="Dollars.")
     whole_shares: bool = False
-    max_trades: Annotated[int, Field(ge=0)] | None = None
+    max_trades: Annotated[int, NotBool, Field(ge=0, le=MAX_TRADES)] | None = None
     no_short_term_gains: bool = False
-    max_realized_gain: float | None = Field(default=None, description="Cap on the plan's net realized gain.")
+    max_realized_gain: Dollars | None = Field(default=None, description="Cap on the plan's net realized gain.")
     do_not_sell: list[str] = Field(default_factory=list, description="Securities or lot ids.")
     do_not_buy: list[str] = Field(default_factory=list, description="Securities.")
     costs: Costs = Field(default_factory=Costs)
@@ -214,8 +290,8 @@ class RiskModel(StrictModel):
     so the factor form is then per security. A class absent from the factor model carries no risk (cash).
     """
 
-    volatility: dict[str, NonNegativeFloat] = Field(default_factory=dict)
-    correlation: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(
+    volatility: dict[str, Annotated[float, NotBool, Field(ge=0.0, le=MAX_VOLATILITY)]] = Field(default_factory=dict)
+    correlation: dict[str, Annotated[float, NotBool, Field(ge=-1.0, le=1.0)]] = Field(
         default_factory=dict, description="Keys 'classA.classB'."
     )
     loadings: dict[str, dict[str, Annotated[float, Field(ge=-1e3, le=1e3)]]] = Field(
@@ -248,7 +324,7 @@ class RiskModel(StrictModel):
 
 class Objective(StrictModel):
     tracking: Literal["quadratic", "absolute"] = "quadratic"
-    tax_weight: NonNegativeFloat = Field(
+    tax_weight: ObjectiveWeight = Field(
         default=1.0, description="Weight on a dollar of tax relative to tracking error (see docs)."
     )
     risk_model: RiskModel | None = None
@@ -257,10 +333,10 @@ class Objective(StrictModel):
 class NextYear(StrictModel):
     """What the household expects next year, for next year's tax (how it uses this year's carryforward)."""
 
-    ordinary_income: NonNegativeFloat | None = Field(default=None, description="Default: this year's.")
-    qualified_dividends: NonNegativeFloat | None = Field(default=None, description="Default: this year's.")
-    short_term: float = Field(default=0.0, description="Gains (losses negative) expected next year, dollars.")
-    long_term: float = 0.0
+    ordinary_income: NonNegativeDollars | None = Field(default=None, description="Default: this year's.")
+    qualified_dividends: NonNegativeDollars | None = Field(default=None, description="Default: this year's.")
+    short_term: Dollars = Field(default=0.0, description="Gains (losses negative) expected next year, dollars.")
+    long_term: Dollars = 0.0
 
 
 class YearEnd(StrictModel):
@@ -270,20 +346,20 @@ class YearEnd(StrictModel):
     harvest_gains: bool = Field(
         default=True, description="Sell and buy back gain lots while the gain is taxed at 0% (basis step-up)."
     )
-    target_net_realized: float | None = Field(
+    target_net_realized: Dollars | None = Field(
         default=None,
         description="Aim the year's net realized result (so far plus the plan) at this amount, e.g. -3000.",
     )
     next_year: NextYear = Field(default_factory=NextYear)
-    future_long_term_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
+    future_long_term_rate: Rate | None = Field(
         default=None,
         description="Rate at which gains left unrealized are taxed when finally sold; default: 15% (or "
         "the flat long-term rate) plus the state rate.",
     )
-    years_until_sale: Annotated[float, Field(ge=0.0, le=50.0)] = Field(
+    years_until_sale: Annotated[float, NotBool, Field(ge=0.0, le=50.0)] = Field(
         default=10.0, description="When that future tax is paid, in years (for its present value)."
     )
-    discount_rate: Annotated[float, Field(ge=0.0, le=0.5)] = Field(
+    discount_rate: Annotated[float, NotBool, Field(ge=0.0, le=0.5)] = Field(
         default=0.04, description="Yearly rate to discount that future tax."
     )
 
@@ -291,10 +367,10 @@ class YearEnd(StrictModel):
 class UnwindYear(StrictModel):
     """One tax year of an unwind plan."""
 
-    ordinary_income: NonNegativeFloat | None = Field(
+    ordinary_income: NonNegativeDollars | None = Field(
         default=None, description="Expected ordinary income that year; default: the tax section's."
     )
-    gift_budget: NonNegativeFloat = Field(
+    gift_budget: NonNegativeDollars = Field(
         default=0.0, description="Dollars of long-term shares that may go to a charity or donor-advised fund."
     )
 
@@ -303,42 +379,50 @@ class PriceScenario(StrictModel):
     """A price path to stress an unwind plan: total moves over the horizon, spread evenly per period."""
 
     name: Annotated[str, Field(min_length=1)]
-    security: Annotated[float, Field(gt=-1.0)] = Field(description="Total move of the security, e.g. -0.40.")
-    market: Annotated[float, Field(gt=-1.0)] = Field(default=0.0, description="Total move of everything else.")
+    security: Annotated[float, NotBool, Field(gt=-1.0, le=MAX_PRICE_MOVE)] = Field(
+        description="Total move of the security, e.g. -0.40."
+    )
+    market: Annotated[float, NotBool, Field(gt=-1.0, le=MAX_PRICE_MOVE)] = Field(
+        default=0.0, description="Total move of everything else."
+    )
 
 
 class Unwind(StrictModel):
     """A staged sale of a concentrated position over several tax years (`rebal-opt unwind`)."""
 
     security: str
-    horizon_years: Annotated[int, Field(ge=1, le=30)]
-    periods_per_year: Literal[1, 4, 12] = 1
+    horizon_years: Annotated[int, NotBool, Field(ge=1, le=30)]
+    periods_per_year: Annotated[Literal[1, 4, 12], NotBool] = 1
     max_weight: Weight = Field(
         default=0.0, description="The security's most weight in liquid wealth after the last period (0: sell out)."
     )
-    max_per_period: PositiveFloat | None = Field(default=None, description="Most sold (and gifted) a period.")
-    min_per_period: NonNegativeFloat | None = Field(default=None, description="Least sold a period (not blackout).")
+    max_per_period: Annotated[float, NotBool, Field(gt=0.0, le=MAX_SHARES)] | None = Field(
+        default=None, description="Most sold (and gifted) a period."
+    )
+    min_per_period: Annotated[float, NotBool, Field(ge=0.0, le=MAX_SHARES)] | None = Field(
+        default=None, description="Least sold a period (not blackout)."
+    )
     per_period_unit: Literal["shares", "fraction"] = Field(
         default="shares", description="Unit of max/min_per_period: shares, or a fraction of the starting shares."
     )
-    blackout: list[Annotated[int, Field(ge=1)]] = Field(
+    blackout: list[Annotated[int, NotBool, Field(ge=1)]] = Field(
         default_factory=list, description="Periods (1 = the first) in which nothing may be sold."
     )
     years: dict[int, UnwindYear] = Field(default_factory=dict, description="Per tax year: income, gift budget.")
-    expected_return: Annotated[float, Field(gt=-1.0, lt=1.0)] = Field(
+    expected_return: Annotated[float, NotBool, Field(gt=-1.0, lt=1.0)] = Field(
         default=0.0, description="Expected yearly return of the security (prices grow by it each period)."
     )
-    market_return: Annotated[float, Field(gt=-1.0, lt=1.0)] = Field(
+    market_return: Annotated[float, NotBool, Field(gt=-1.0, lt=1.0)] = Field(
         default=0.0, description="Expected yearly return of every other security."
     )
     price_scenarios: list[PriceScenario] = Field(default_factory=list)
-    discount_rate: Annotated[float, Field(ge=0.0, le=0.5)] = Field(
+    discount_rate: Annotated[float, NotBool, Field(ge=0.0, le=0.5)] = Field(
         default=0.04, description="Yearly rate for the present value of taxes."
     )
-    idiosyncratic_volatility: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+    idiosyncratic_volatility: Annotated[float, NotBool, Field(ge=0.0, le=3.0)] = Field(
         default=0.30, description="The security's own risk beyond its asset class (yearly)."
     )
-    risk_weight: NonNegativeFloat = Field(
+    risk_weight: ObjectiveWeight = Field(
         default=0.5,
         description="Dollars of tax the plan pays to carry one dollar of one-standard-deviation concentration "
         "risk for a year less.",
@@ -349,12 +433,12 @@ class Scenario(StrictModel):
     """A household's plan: the whole scenario file."""
 
     name: str | None = None
-    as_of: dt.date
+    as_of: Date
     tax: TaxSection
     targets: dict[str, Weight]
     bands: Bands = Field(default_factory=Bands)
     securities: dict[str, Security]
-    accounts: list[Account]
+    accounts: Annotated[list[Account], Field(min_length=1)]
     recent_trades: list[RecentTrade] = Field(default_factory=list)
     planned_purchases: list[PlannedPurchase] = Field(default_factory=list)
     rules: Rules = Field(default_factory=Rules)
@@ -367,13 +451,27 @@ class Scenario(StrictModel):
         "{tight-bands: {bands.absolute: 0.03}}; paths as for --set.",
     )
 
+    _load_notes: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def load_notes(self) -> tuple[str, ...]:
+        """What loading accepted but left out (lots and holdings of 0 shares), one line each, path first."""
+        return self._load_notes
+
+    def with_load_notes(self, notes: Sequence[str]) -> Scenario:
+        if not notes:
+            return self
+        copy = self.model_copy()
+        copy._load_notes = tuple(notes)
+        return copy
+
     @model_validator(mode="after")
     def _name_lots(self) -> Scenario:
         # Lots without an id are named '<account>:<n>' (n counts from 1 within the account's list).
         for account in self.accounts:
             for n, lot in enumerate(account.lots, start=1):
                 if lot.id is None:
-                    object.__setattr__(lot, "id", f"{account.id}:{n}")
+                    object.__setattr__(lot, "id", auto_lot_id(account.id, n))
         return self
 
     @property

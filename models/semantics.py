@@ -8,15 +8,33 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from .errors import Problem
 from .risk import classes_without_volatility
-from .scenario import CASH_CLASS, AccountType, Scenario
-from .tax_tables import FIRST_TABLE_YEAR
+from .scenario import CASH_CLASS, MAX_DOLLARS, MAX_PROJECTED_YEARS, Account, AccountType, Lot, Scenario
+from .tax_tables import FIRST_TABLE_YEAR, LAST_TABLE_YEAR
 
 SUM_TOLERANCE = 1e-6
 WASH_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What is missing from a scenario built of the valid pieces of an invalid file (models.loading).
+
+    `invalid` top-level sections are None; the lists of accounts, lots, trades and purchases hold None
+    in place of an item that failed. Names defined by pieces that failed still count as defined, so a
+    reference to them is not reported as unknown.
+    """
+
+    invalid: frozenset[str] = frozenset()
+    tickers: frozenset[str] = frozenset()
+    account_ids: tuple[str, ...] = ()
+    """Every account id the file gives, in file order."""
+    complete: bool = True
+    """Every account and lot validated: checks over all lots (lot ids, what is held) can run."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -28,24 +46,41 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 class _Checker:
     """Collects problems while walking one scenario."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, partial: Partial | None = None) -> None:
         self.s = scenario
+        self.partial = partial or Partial()
         self.problems: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
 
+    def valid(self, *sections: str) -> bool:
+        """Every named top-level section validated (always, for a valid file)."""
+        return not self.partial.invalid.intersection(sections)
+
+    def accounts_valid(self) -> Iterator[tuple[int, Account]]:
+        for i, account in enumerate(self.s.accounts or []):
+            if account is not None:
+                yield i, account
+
+    def lots_valid(self, account: Account) -> Iterator[tuple[int, Lot]]:
+        for j, lot in enumerate(account.lots):
+            if lot is not None:
+                yield j, lot
+
     def security_ref(self, path: str, ticker: str) -> bool:
         if ticker in self.s.securities:
             return True
+        if ticker in self.partial.tickers:
+            return False  # defined, but invalid: its own problem is reported
         hint = did_you_mean(ticker, self.s.securities)
         self.add(path, f"unknown security '{ticker}'{hint}; define it under securities")
         return False
 
     def account_ref(self, path: str, account_id: str) -> bool:
-        ids = [a.id for a in self.s.accounts]
-        if account_id in ids:
-            return True
+        ids = list(dict.fromkeys([*self.partial.account_ids, *(a.id for _, a in self.accounts_valid())]))
+        if account_id in ids or not self.valid("accounts"):
+            return account_id in ids
         self.add(
             path,
             f"unknown account '{account_id}'{did_you_mean(account_id, ids)}; accounts are {', '.join(ids)}",
@@ -53,23 +88,36 @@ class _Checker:
         return False
 
     def run(self) -> list[Problem]:
-        self.targets()
-        self.securities()
-        self.accounts()
-        self.trades()
-        self.rules()
-        self.risk_model()
-        self.tax()
-        self.unwind()
+        if self.valid("targets"):
+            self.targets()
+        if self.valid("securities"):
+            self.securities()
+        if self.valid("accounts", "securities"):
+            self.accounts()
+            self.household_value()
+        if self.valid("securities"):
+            self.trades()
+        if self.valid("rules", "securities"):
+            self.rules()
+        if self.valid("objective", "targets", "securities"):
+            self.risk_model()
+        if self.valid("tax", "as_of"):
+            self.tax()
+        if self.valid("unwind", "tax", "as_of", "securities", "accounts"):
+            self.unwind()
         return self.problems
 
     def unwind(self) -> None:
         plan = self.s.unwind
         if plan is None:
             return
-        if self.security_ref("unwind.security", plan.security):
+        if self.security_ref("unwind.security", plan.security) and self.partial.complete:
             held = any(
-                a.tradable and (plan.security in a.holdings or any(lot.security == plan.security for lot in a.lots))
+                a.tradable
+                and (
+                    a.holdings.get(plan.security, 0) > 0
+                    or any(lot.security == plan.security and lot.shares > 0 for lot in a.lots)
+                )
                 for a in self.s.accounts
             )
             if not held:
@@ -101,7 +149,7 @@ class _Checker:
             self.add("targets", "no asset class has a target; give at least one")
 
     def securities(self) -> None:
-        known = set(self.s.targets) | {CASH_CLASS}
+        known = set(self.s.targets) | {CASH_CLASS} if self.valid("targets") else None
         for ticker, security in self.s.securities.items():
             path = f"securities.{ticker}.asset_class"
             split = security.class_split()
@@ -110,7 +158,7 @@ class _Checker:
                 if abs(total - 1.0) > SUM_TOLERANCE:
                     self.add(path, f"the fund's split sums to {total:.6g}; it must sum to 1")
             for asset_class in split:
-                if asset_class not in known:
+                if known is not None and asset_class not in known:
                     hint = did_you_mean(asset_class, known)
                     self.add(
                         path,
@@ -120,7 +168,7 @@ class _Checker:
     def accounts(self) -> None:
         seen_accounts: dict[str, int] = {}
         seen_lots: dict[str, str] = {}
-        for i, account in enumerate(self.s.accounts):
+        for i, account in self.accounts_valid():
             base = f"accounts[{i}]"
             if account.id in seen_accounts:
                 self.add(
@@ -129,15 +177,15 @@ class _Checker:
                     "ids must be unique",
                 )
             seen_accounts.setdefault(account.id, i)
-            if account.type == AccountType.TAXABLE and account.holdings:
+            if account.type == AccountType.TAXABLE and any(n > 0 for n in account.holdings.values()):
                 self.add(
                     f"{base}.holdings",
                     "a taxable account needs lots (cost basis and date decide the tax); move these positions to lots",
                 )
-            for j, lot in enumerate(account.lots):
+            for j, lot in self.lots_valid(account):
                 lpath = f"{base}.lots[{j}]"
                 self.security_ref(f"{lpath}.security", lot.security)
-                if lot.acquired > self.s.as_of:
+                if self.valid("as_of") and lot.acquired > self.s.as_of:
                     self.add(
                         f"{lpath}.acquired",
                         f"{lot.acquired} is after as_of {self.s.as_of}; a lot must be acquired on or before as_of",
@@ -155,23 +203,46 @@ class _Checker:
             for k, ticker in enumerate(account.buyable or []):
                 self.security_ref(f"{base}.buyable[{k}]", ticker)
 
+    def household_value(self) -> None:
+        """The household's value within MAX_DOLLARS (each field has its own limit; together they could
+        still reach magnitudes where the MILP's cents drown in rounding)."""
+        prices = {ticker: security.price for ticker, security in self.s.securities.items()}
+        total = 0.0
+        for _, account in self.accounts_valid():
+            total += account.cash + max(account.contribution, 0.0)
+            total += sum(lot.shares * prices.get(lot.security, 0.0) for _, lot in self.lots_valid(account))
+            total += sum(n * prices.get(ticker, 0.0) for ticker, n in account.holdings.items())
+        if total > MAX_DOLLARS:
+            self.add(
+                "accounts",
+                f"the household is worth {total:,.0f} dollars, above the limit of {MAX_DOLLARS:,.0f} "
+                "(see docs/scenario.md, Limits); check the prices and shares",
+            )
+
     def trades(self) -> None:
-        earliest = self.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
-        for i, trade in enumerate(self.s.recent_trades):
+        as_of = self.s.as_of if self.valid("as_of") else None
+        for i, trade in enumerate(self.s.recent_trades or []):
+            if trade is None:
+                continue
             base = f"recent_trades[{i}]"
             self.account_ref(f"{base}.account", trade.account)
             self.security_ref(f"{base}.security", trade.security)
-            if not earliest <= trade.date <= self.s.as_of:
+            if as_of is None:
+                continue
+            earliest = as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
+            if not earliest <= trade.date <= as_of:
                 self.add(
                     f"{base}.date",
                     f"{trade.date} is outside the 30 days up to as_of "
                     f"({earliest} to {self.s.as_of}); list only trades in that window",
                 )
-        for i, purchase in enumerate(self.s.planned_purchases):
+        for i, purchase in enumerate(self.s.planned_purchases or []):
+            if purchase is None:
+                continue
             base = f"planned_purchases[{i}]"
             self.account_ref(f"{base}.account", purchase.account)
             self.security_ref(f"{base}.security", purchase.security)
-            if purchase.date <= self.s.as_of:
+            if as_of is not None and purchase.date <= as_of:
                 self.add(
                     f"{base}.date",
                     f"{purchase.date} is not after as_of {self.s.as_of}; a purchase already "
@@ -179,8 +250,10 @@ class _Checker:
                 )
 
     def rules(self) -> None:
-        lot_ids = {lot.id for a in self.s.accounts for lot in a.lots}
+        lot_ids = {lot.id for _, a in self.accounts_valid() for _, lot in self.lots_valid(a)}
         for k, name in enumerate(self.s.rules.do_not_sell):
+            if name in self.partial.tickers or not (self.partial.complete and self.valid("accounts")):
+                continue  # a lot id can only be judged unknown when every lot validated
             if name not in self.s.securities and name not in lot_ids:
                 hint = did_you_mean(name, [*self.s.securities, *(i for i in lot_ids if i)])
                 self.add(f"rules.do_not_sell[{k}]", f"'{name}' is neither a security nor a lot id{hint}")
@@ -276,8 +349,18 @@ class _Checker:
                 f"no tax table before {FIRST_TABLE_YEAR} (got {year}); use a later year or "
                 "give flat rates under tax.rates",
             )
+        last = LAST_TABLE_YEAR + MAX_PROJECTED_YEARS
+        if year > last:
+            source = "" if self.s.tax.year is not None else f" (the year of as_of {self.s.as_of})"
+            self.add(
+                "tax.year",
+                f"{year}{source} is more than {MAX_PROJECTED_YEARS} years after the last tax table "
+                f"({LAST_TABLE_YEAR}); use a year up to {last}",
+            )
 
 
-def check_semantics(scenario: Scenario) -> list[Problem]:
-    """Every cross-field problem of the scenario, in file order; empty when it is usable."""
-    return _Checker(scenario).run()
+def check_semantics(scenario: Scenario, partial: Partial | None = None) -> list[Problem]:
+    """Every cross-field problem of the scenario, in file order; empty when it is usable.
+
+    With `partial` (a file that failed field validation), only the checks whose inputs validated run."""
+    return _Checker(scenario, partial).run()

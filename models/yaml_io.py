@@ -60,8 +60,19 @@ def _construct_float(loader: ScenarioLoader, node: yaml.ScalarNode) -> float:
     return float(text)
 
 
+def _construct_timestamp(loader: ScenarioLoader, node: yaml.ScalarNode) -> Any:
+    # PyYAML resolves anything shaped like a date (2026-02-30, 2026-13-01) as a timestamp and then raises
+    # a bare ValueError building it, which names no field. Keep an impossible date as its text: the
+    # model then rejects it at its YAML path ("accounts[0].lots[2].acquired: ...").
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return str(loader.construct_scalar(node))
+
+
 ScenarioLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 ScenarioLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 class DuplicateKeyError(yaml.YAMLError):
