@@ -367,7 +367,7 @@ def account(draw: st.DrawFn, ctx: Context, kind: str, taken: set[str]) -> Data:
     value += sum(ctx.price(held["security"]) * held["shares"] for held in lots)
     contribution = draw(st.one_of(st.just(0.0), dollars(100, 50_000)))
     if value > 0 and chance(draw, 3):
-        part = 1.5 if chance(draw, 15) else draw(st.sampled_from([0.1, 0.02, 0.5, 0.9]))
+        part = 1.5 if chance(draw, 15) else draw(st.sampled_from([0.1, 0.02, 0.5, 0.9, 1.0]))
         contribution = -round(max(1.0, part * value), 2)
     if contribution:
         out["contribution"] = contribution
