@@ -13,6 +13,10 @@ The sweep solves the weight whose gap is widest until every weight is settled (t
 solve starts from the best plan known at its weight, and every plan shown is verified like `solve`'s.
 A point whose plan is beaten on both tax and tracking error by another point's plan (possible within
 the gap) takes that plan, so the curve is monotone: less tax never comes with less tracking error.
+
+The point at the scenario's own weight is `solve`'s plan: the chosen phase is solved there to `solve`'s
+gap, from the same problem (the weight as a Parameter compiles to the same matrices), and extracted the
+same way; neither the sweep's other plans nor the monotone repair replace it.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import numpy as np
 from rebal_opt.models.result import Result, SolverInfo
 from rebal_opt.models.scenario import Scenario
 
+from .check import check
 from .data import SCALE
 from .engine import BuiltProblem, SolverFailure, _finish, run_phases
-from .highs import ABSOLUTE_GAP, SolveOutcome, relative_gap, run_highs
+from .highs import ABSOLUTE_GAP, DEFAULT_MIP_GAP, SolveOutcome, relative_gap, run_highs
 from .household import account_values
 from .plan import extract_trades
 
@@ -41,6 +46,14 @@ of its optimum is indistinguishable on it; proving 0.01% at every point was meas
 def default_weights(points: int = FRONTIER_POINTS) -> list[float]:
     """0, then geometric from 0.05 to 20: from ignoring tax to weighing it 20× a dollar of tracking error."""
     return [0.0, *np.geomspace(0.05, 20.0, points - 1).round(6).tolist()]
+
+
+def sweep_weights(scenario: Scenario, weights: list[float] | None) -> list[float]:
+    """The weights asked for, in order; by default `default_weights()` and the scenario's own weight (the
+    point where the curve meets `solve`)."""
+    if weights is None:
+        weights = [*default_weights(), scenario.objective.tax_weight]
+    return sorted(set(weights))
 
 
 @dataclass(frozen=True)
@@ -116,6 +129,7 @@ class Sweep:
         self.plans: list[PlanLine] = []
         self.bounds: dict[float, float] = {}  # solved weight → proven lower bound on V(weight)
         self.solved: dict[float, SolveOutcome] = {}
+        self.pinned: dict[float, int] = {}  # weight → the plan shown there whatever else is found (solve's)
         self.solves = 0
 
     def record(self, weight: float, outcome: SolveOutcome) -> None:
@@ -178,6 +192,8 @@ class Sweep:
         return plan, upper, self.lower_bound(weight), max(ABSOLUTE_GAP, self.mip_gap * abs(upper))
 
     def settle(self, weight: float) -> Settled:
+        if weight in self.pinned:
+            return self._pinned(weight)
         plan, upper, lower, tolerance = self._standing(weight)
         within = upper - lower <= tolerance
         excess = max(0.0, upper - lower)
@@ -185,6 +201,15 @@ class Sweep:
         if outcome is not None and not within:
             return Settled(plan, relative_gap(upper, lower), excess, outcome.status, outcome)  # time-limited
         return Settled(plan, relative_gap(upper, lower), excess, "optimal" if within else "open", outcome)
+
+    def _pinned(self, weight: float) -> Settled:
+        """A pinned weight: its plan with its own solve's gap and status, as `solve` reports them."""
+        plan, outcome = self.pinned[weight], self.solved[weight]
+        upper = self.plans[plan].value(weight)
+        lower = self.bounds[weight]
+        gap = outcome.mip_gap if outcome.mip_gap is not None else relative_gap(upper, lower)
+        status = "time_limit" if outcome.status == "time_limit" else "optimal"
+        return Settled(plan, gap, max(0.0, gap * abs(upper)), status, outcome)
 
     def widest(self, weights: list[float]) -> float | None:
         """The unsolved weight whose gap is widest (relative to what the solver would accept), if any is
@@ -204,15 +229,22 @@ def frontier(
     weights: list[float] | None = None,
     time_limit: float | None = None,
     mip_gap: float = FRONTIER_MIP_GAP,
+    solve_gap: float = DEFAULT_MIP_GAP,
 ) -> Frontier:
-    """Sweep the weight on tax; each point is a verified plan, settled within `mip_gap` of its optimum."""
+    """Sweep the weight on tax; each point is a verified plan, settled within `mip_gap` of its optimum —
+    except the point at the scenario's own weight, which is `solve`'s plan (solved to `solve_gap`, solve's
+    default gap)."""
     start = time.perf_counter()
-    weights = sorted(set(default_weights() if weights is None else weights))
-    phases = run_phases(scenario, time_limit, mip_gap, even_in_band=True, parametric=True)
+    weights = sweep_weights(scenario, weights)
+    # The chosen phase is solved at the scenario's weight exactly as `solve` solves it (same problem, same
+    # gap): that plan is the curve's point there.
+    phases = run_phases(scenario, time_limit, solve_gap, even_in_band=True, parametric=True)
     assert phases is not None
     sweep = Sweep(phases.built, time_limit, mip_gap)
     assert isinstance(sweep.parameter, cp.Parameter)
-    sweep.record(float(sweep.parameter.value), phases.outcome)  # the phase's own solve, at the scenario's weight
+    own_weight = float(sweep.parameter.value)
+    sweep.record(own_weight, phases.outcome)
+    sweep.pinned[own_weight] = len(sweep.plans) - 1
     for end in (weights[0], weights[-1]):
         if end not in sweep.solved:
             sweep.solve(end)
@@ -246,18 +278,40 @@ def frontier(
     solves = sweep.solves + phases.log.solves
     household = sum(account_values(scenario).values())
     seconds = time.perf_counter() - start
-    return Frontier(scenario.label, monotone(points, household), seconds, solves, notes=phases.notes)
+    notes = list(phases.notes)
+    if not rebalance_asked(scenario):
+        notes.append(
+            "no rebalance is due (every class is inside its band, no new cash or withdrawal): `solve` trades "
+            "nothing, or only harvests losses (rules.harvest_in_band); the curve shows what rebalancing "
+            "would buy"
+        )
+    curve = monotone(points, household, keep=set(sweep.pinned))
+    return Frontier(scenario.label, curve, seconds, solves, notes=notes)
 
 
-def monotone(points: list[FrontierPoint], household_value: float) -> list[FrontierPoint]:
+def rebalance_asked(scenario: Scenario) -> bool:
+    """Whether `solve` rebalances this household (a band is breached, or new cash or a withdrawal moves):
+    then its phases are the frontier's, and the two agree at the scenario's weight."""
+    flows = any(a.contribution != 0 and a.tradable for a in scenario.accounts)
+    return flows or check(scenario).rebalance_due
+
+
+def monotone(
+    points: list[FrontierPoint], household_value: float, keep: set[float] | None = None
+) -> list[FrontierPoint]:
     """Give each point the best plan found at any weight, judged by its own weight's objective
-    (W·TE + w·(tax + costs), dollars): this removes any point dominated on both tax and tracking error."""
+    (W·TE + w·(tax + costs), dollars): this removes any point dominated on both tax and tracking error.
+    Points at the weights in `keep` (the scenario's own: `solve`'s plan) keep their plan; the others may
+    take it."""
 
     def value(point: FrontierPoint, weight: float) -> float:
         return household_value * point.tracking_error + weight * point.tax_due
 
     out = []
     for p in points:
+        if keep is not None and p.tax_weight in keep:
+            out.append(p)
+            continue
         # Ties (e.g. several plans on the target at weight 0) go to the one with less tax.
         best = min(points, key=lambda q: (round(value(q, p.tax_weight), 6), q.tax_due))
         better = (round(value(best, p.tax_weight), 6), best.tax_due) < (round(value(p, p.tax_weight), 6), p.tax_due)

@@ -11,9 +11,12 @@ from click.testing import CliRunner
 
 from rebal_opt.cli.main import cli
 from rebal_opt.models.loading import load_scenario
+from rebal_opt.models.result import Result, Trade
+from rebal_opt.solver.engine import solve
 from rebal_opt.solver.frontier import FrontierPoint, default_weights, frontier, monotone
 
 DATA = Path(__file__).parent / "data" / "frontier" / "taxable-gains.yaml"
+OFF_GRID = Path(__file__).parent / "data" / "frontier" / "tax-averse-off-grid.yaml"
 
 
 def test_frontier_is_monotone_and_every_plan_verified() -> None:
@@ -71,14 +74,57 @@ def test_cli_bad_weights() -> None:
 EXAMPLES = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 
 
+def _trade_lines(trades: list[Trade]) -> list[tuple[object, ...]]:
+    """Each trade as the broker sees it: account, side, security, shares and every lot line."""
+    return sorted(
+        (t.account, t.action, t.security, t.shares, t.amount, tuple((x.lot, x.shares) for x in t.lots or []))
+        for t in trades
+    )
+
+
+def _assert_same_plan(shown: Result, solved: Result) -> None:
+    assert _trade_lines(shown.trades) == _trade_lines(solved.trades)
+    assert shown.tax.due_to_trades == solved.tax.due_to_trades
+    assert shown.tracking_error.after == solved.tracking_error.after
+    assert shown.costs == solved.costs
+    assert shown.verified and solved.verified
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_frontier_of_every_example(path: Path) -> None:
     # Every phase the examples reach (buy-only contributions first included, where the sell variable has
     # no entries and cvxpy compiles it away) gives a monotone curve of verified plans.
-    curve = frontier(load_scenario(path))
+    scenario = load_scenario(path)
+    curve = frontier(scenario)
     assert len(curve.points) == 20 and all(p.result.verified for p in curve.points)
+    # Every example asks for a rebalance, and at its own weight the curve shows `solve`'s plan: the same
+    # trades and lot lines, hence the same tax, tracking error and costs.
+    at_own_weight = [p for p in curve.points if p.tax_weight == scenario.objective.tax_weight]
+    assert len(at_own_weight) == 1
+    _assert_same_plan(at_own_weight[0].result, solve(scenario))
     taxes = [p.tax_due for p in curve.points]
     errors = [p.tracking_error for p in curve.points]
     assert all(a >= b - 0.01 for a, b in pairwise(taxes))
     assert all(a <= b + 1e-9 for a, b in pairwise(errors))
     assert sum(1 for p in curve.points if p.result.solver.solves) < len(curve.points)
+
+
+def test_the_scenarios_own_weight_is_added_to_the_default_grid() -> None:
+    scenario = load_scenario(OFF_GRID)
+    assert scenario.objective.tax_weight == 3.0 and 3.0 not in default_weights()
+    curve = frontier(scenario)
+    weights = [p.tax_weight for p in curve.points]
+    assert weights == sorted([*default_weights(), 3.0])
+    own = curve.points[weights.index(3.0)]
+    assert own.result.solver.solves == 1
+    _assert_same_plan(own.result, solve(scenario))
+    # Asked weights are kept as asked.
+    assert [p.tax_weight for p in frontier(scenario, weights=[0.0, 20.0]).points] == [0.0, 20.0]
+
+
+def test_a_household_in_band_says_solve_would_not_rebalance() -> None:
+    scenario = load_scenario(DATA)  # every class inside its band, no new cash
+    assert solve(scenario).status == "no_trade_needed"
+    curve = frontier(scenario, weights=[0.0, 1.0, 20.0])
+    assert any("no rebalance is due" in note for note in curve.notes)
+    assert len(curve.points[1].result.trades) > 0  # the curve shows what rebalancing would buy

@@ -66,9 +66,11 @@ def record_frontier(scenario: Scenario) -> Recorded:
             super().__init__(built, time_limit, mip_gap)
             sweeps.append(self)
 
-    def recording_monotone(points: list[FrontierPoint], household_value: float) -> list[FrontierPoint]:
+    def recording_monotone(
+        points: list[FrontierPoint], household_value: float, keep: set[float] | None = None
+    ) -> list[FrontierPoint]:
         settled.extend(points)
-        return monotone(points, household_value)
+        return monotone(points, household_value, keep)
 
     monotone = frontier_module.monotone
     with pytest.MonkeyPatch.context() as patch:
