@@ -190,6 +190,7 @@ class WashSales:
             return
         buys_in_group = cp.Variable(len(groups), boolean=True, name="group_bought")
         model.permissions.append(buys_in_group)
+        model.exclusive.append(buys_in_group)  # buying the group forbids its loss sales
         loss_units: list[int] = []
         loss_group: list[int] = []
         buy_group: list[int] = []

@@ -142,6 +142,7 @@ class SolveLog:
             mip_gap,
             switches=built.model.switches(built.problem),
             cones=built.model.cones,
+            exclusive=built.model.exclusive,
         )
         # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
         self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)

@@ -247,6 +247,7 @@ def run_highs(
     reuse_values: bool = False,
     switches: Sequence[cp.Variable] = (),
     cones: Sequence[SecondOrderCone] = (),
+    exclusive: Sequence[cp.Variable] = (),
 ) -> SolveOutcome:
     """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
 
@@ -254,7 +255,8 @@ def run_highs(
     `reuse_values=True` also offers the variables' current values as a start: a re-solve of the same
     problem after a parameter changed only the objective (the frontier) starts from the last plan.
     `switches` are the binaries the relaxation start branches on (RebalanceModel.switches); `cones` the
-    model's second-order cones, refined on demand (solver/cone.py).
+    model's second-order cones, refined on demand (solver/cone.py); `exclusive` the permissions the start
+    also rounds to the nearest (RebalanceModel.exclusive).
     """
     start = time.perf_counter()
     deadline = None if time_limit is None else start + max(time_limit, 0.01)
@@ -262,7 +264,15 @@ def run_highs(
         with solver_output_off_stdout():
             compiled = compile_problem(problem, cones)
             prior = current_point(compiled) if reuse_values else None
-            outcome = solve_compiled(compiled, deadline, mip_gap, warm_start, prior, compiled.binary_columns(switches))
+            outcome = solve_compiled(
+                compiled,
+                deadline,
+                mip_gap,
+                warm_start,
+                prior,
+                compiled.binary_columns(switches),
+                compiled.binary_columns(exclusive),
+            )
     except (cp.error.SolverError, ValueError) as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
     return _replace_seconds(outcome, time.perf_counter() - start)
@@ -313,6 +323,7 @@ def solve_compiled(
     warm_start: bool = True,
     prior: np.ndarray | None = None,
     switches: np.ndarray | None = None,
+    exclusive: np.ndarray | None = None,
 ) -> SolveOutcome:
     """Solve a compiled problem (the caller keeps stdout safe); fills the cvxpy variables when a plan exists.
 
@@ -325,7 +336,7 @@ def solve_compiled(
     start = Start("none")
     if compiled.is_mip and warm_start:
         start = relaxation_start(
-            compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy
+            compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy, exclusive
         )
         start = _with_prior(compiled, start, prior)
         if start.status == "infeasible":

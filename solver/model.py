@@ -55,6 +55,7 @@ class RebalanceModel:
     carried_holdings: cp.Expression | None = None  # (C,) k$ class values moved by earlier trades and gifts
     tax_weight: cp.Parameter | float = 1.0  # objective.tax_weight, or a Parameter (BuildOptions)
     permissions: list[cp.Variable] = field(default_factory=list)  # binaries that let a trade happen
+    exclusive: list[cp.Variable] = field(default_factory=list)  # permissions whose 1 forbids something too
     cones: list[Any] = field(default_factory=list)  # SecondOrderCone terms, refined on demand (solver/cone.py)
     tracking_error: cp.Expression | None = None  # k$: W·TE of the plan (objective term or budgeted)
     _cache: dict[str, Any] = field(default_factory=dict)
