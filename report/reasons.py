@@ -1,6 +1,6 @@
 """Why each trade is in the plan, in words for a client.
 
-A trade that carries its own reason (year-end planning labels each one) keeps it. Otherwise the reason is
+A trade that carries its own label (year-end planning labels each one) keeps it, followed by the reason
 read off the plan's own figures: the asset class the security belongs to and where that class stood
 against its target and band, the lots a sale takes (gains, losses, term) and the account's type.
 """
@@ -26,8 +26,14 @@ def _standing(name: str, c: ClassAllocation) -> str:
 
 
 def trade_reason(scenario: Scenario, allocation: dict[str, ClassAllocation], trade: Trade) -> str:
+    """The trade's own label (year-end planning), then what the plan's figures say about it."""
+    derived = _derived_reason(scenario, allocation, trade)
     if trade.reason:
-        return trade.reason.replace("_", " ")
+        return f"{trade.reason.replace('_', ' ')}: {derived}"
+    return derived
+
+
+def _derived_reason(scenario: Scenario, allocation: dict[str, ClassAllocation], trade: Trade) -> str:
     account = next((a for a in scenario.accounts if a.id == trade.account), None)
     cls = _main_class(scenario, trade.security)
     standing = _standing(cls, allocation[cls]) if cls is not None and cls in allocation else None

@@ -7,16 +7,21 @@ read here). On a machine without them these tests skip with the reason; with REB
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from rebal_opt.cli.main import cli
 from rebal_opt.journal.db import journal_url
 from rebal_opt.journal.planning import make_draft
 from rebal_opt.journal.store import APPROVED, Change, Journal, ProposalDraft
@@ -87,3 +92,48 @@ def approved(journal_db: str, household_draft: ProposalDraft) -> int:
         proposal_id = journal.add(household_draft, "tester")
         journal.change(proposal_id, APPROVED, "tester", lambda _p: Change())
     return proposal_id
+
+
+EXAMPLE_COMMANDS = {
+    "yearend-harvest.yaml": "yearend",
+    "founder-unwind.yaml": "unwind",
+    "maria-unwind-monthly.yaml": "unwind",
+}
+"""The planning command each example scenario is made for; the others are rebalances (solve)."""
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    name: str
+    command: str
+    html: Path
+    result: dict[str, Any]  # the stored result the report was made from (an independent read of its figures)
+
+
+@pytest.fixture(scope="session")
+def example_reports(tmp_path_factory: pytest.TempPathFactory) -> list[RenderedReport]:
+    """Every example scenario proposed with its planning command and reported through the command line
+    (`report ID --html`), plus the frontier report of one scenario (`report SCENARIO --command frontier`)."""
+    runner = CliRunner()
+    out = tmp_path_factory.mktemp("reports")
+    db = str(out / "journal.sqlite")
+
+    def run(*args: str | Path) -> str:
+        result = runner.invoke(cli, [str(a) for a in args], prog_name="rebal-opt")
+        assert result.exit_code == 0, result.stderr
+        return str(result.stdout)
+
+    reports = []
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        command = EXAMPLE_COMMANDS.get(path.name, "solve")
+        proposal = run("propose", path, "--command", command, "--db", db).strip()
+        if path.name == "sarah-70-30.yaml":
+            run("approve", proposal, "--db", db, "--by", "advisor", "--reason", "reviewed with the client")
+        html = out / f"{path.stem}.html"
+        run("report", proposal, "--html", html, "--db", db)
+        result = json.loads(run("show", proposal, "--db", db, "--json"))["result"]
+        reports.append(RenderedReport(path.stem, command, html, result))
+    frontier = out / "sarah-70-30-frontier.html"
+    run("report", SCENARIOS / "sarah-70-30.yaml", "--command", "frontier", "--html", frontier)
+    reports.append(RenderedReport("sarah-70-30-frontier", "frontier", frontier, {}))
+    return reports
