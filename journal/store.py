@@ -365,6 +365,28 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------------------------
 
+    def _check_still_current(self, conn: Connection, proposal: Proposal) -> None:
+        """Fills of another proposal of the household recorded after this one was made changed the holdings
+        this one starts from: recording it on top of its own scenario would lose them."""
+        rows = conn.execute(
+            select(proposal_events.c.proposal_id, proposal_events.c.at)
+            .join(proposals, proposals.c.id == proposal_events.c.proposal_id)
+            .where(
+                proposals.c.household == proposal.household,
+                proposal_events.c.kind == RECORDED,
+                proposal_events.c.proposal_id != proposal.id,
+            )
+            .order_by(proposal_events.c.id)
+        ).all()
+        later = [(r.proposal_id, _utc(r.at)) for r in rows if _utc(r.at) > proposal.created_at]
+        if later:
+            other, at = later[-1]
+            raise StateError(
+                f"proposal {proposal.id} cannot be recorded: fills of proposal {other} for {proposal.household} were "
+                f"recorded on {at:%Y-%m-%d %H:%M} UTC, after proposal {proposal.id} was made, so the holdings it "
+                "starts from have changed; propose again from `rebal-opt holdings`"
+            )
+
     def add(self, draft: ProposalDraft, actor: str) -> int:
         """Store a new proposal; returns its id."""
         with self._database_errors(), self.engine.begin() as conn:
@@ -390,6 +412,8 @@ class Journal:
             if proposal.status not in ALLOWED_FROM[kind]:
                 why = _WHY_NOT.get((kind, proposal.status), f"it is {proposal.status}")
                 raise StateError(f"proposal {proposal_id} cannot be {kind}: {why}")
+            if kind == RECORDED:
+                self._check_still_current(conn, proposal)
             change = decide(proposal)
             at = self.clock()
             result = conn.execute(

@@ -152,3 +152,19 @@ def test_two_approvals_at_once_make_one_event(journal_db: str, household_draft: 
     with Journal.open(url) as journal, journal.engine.begin() as conn:
         kinds = conn.execute(select(proposal_events.c.kind)).scalars().all()
     assert kinds == ["approved"]
+
+
+def test_a_proposal_made_before_another_ones_fills_cannot_be_recorded(
+    journal_db: str, household_draft: ProposalDraft
+) -> None:
+    """Recording it would start from holdings that the other recording changed (and lose those fills)."""
+    with Journal.open(journal_url(journal_db), create=True) as journal:
+        older = journal.add(household_draft, "ann")
+        newer = journal.add(household_draft, "ann")
+        for proposal_id in (older, newer):
+            journal.change(proposal_id, APPROVED, "bob", lambda _p: Change())
+        journal.change(newer, RECORDED, "bob", lambda _p: Change(detail={"realized": {}}))
+        with pytest.raises(StateError, match=f"fills of proposal {newer} .* propose again"):
+            journal.change(older, RECORDED, "bob", lambda _p: Change())
+        journal.change(newer, RECORDED, "bob", lambda _p: Change())  # its own next batch is fine
+        assert journal.get(older).status == APPROVED
