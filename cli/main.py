@@ -421,5 +421,11 @@ def frontier(
         render.print_frontier(curve)
 
 
+from .journal_commands import JOURNAL_COMMANDS  # noqa: E402  (it uses the helpers above)
+
+for _command in JOURNAL_COMMANDS:
+    cli.add_command(_command)
+
+
 def main() -> None:
     cli(prog_name="rebal-opt")

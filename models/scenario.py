@@ -429,6 +429,19 @@ class Unwind(StrictModel):
     )
 
 
+class Approval(StrictModel):
+    """When a proposal may still be approved (`rebal-opt approve`); without this section, any time."""
+
+    period_days: NonNegativeFloat | None = Field(
+        default=None, description="A proposal older than this many days must be re-solved before approval."
+    )
+    price_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+        default=None,
+        description="A proposal whose prices differ from the current scenario file's by more than this "
+        "fraction (any security) must be re-solved before approval, e.g. 0.02.",
+    )
+
+
 class Scenario(StrictModel):
     """A household's plan: the whole scenario file."""
 
@@ -450,6 +463,7 @@ class Scenario(StrictModel):
         description="Named variants for rebal-opt whatif: {name: {path: value}}, e.g. "
         "{tight-bands: {bands.absolute: 0.03}}; paths as for --set.",
     )
+    approval: Approval | None = Field(default=None, description="Approval policy for proposals (rebal-opt approve).")
 
     _load_notes: tuple[str, ...] = PrivateAttr(default=())
 

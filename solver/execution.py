@@ -124,10 +124,12 @@ def apply_executions(
         taxable = account["type"] == "taxable"
         amount = fill.shares * fill.price
         realized = 0.0
+        losses: tuple[float, float] = (0.0, 0.0)
         if fill.action == "sell":
             realized = _sell(account, fill, taxable, lots_by_id, originals, where)
             if taxable:
                 short, long = realized
+                losses = _loss_lots(fill, originals)
                 outcome_short += short
                 outcome_long += long
                 realized = short + long
@@ -161,6 +163,13 @@ def apply_executions(
         }
         if fill.action == "sell" and taxable:
             trade["realized_gain"] = round(realized, 2)
+            loss_shares, loss = losses
+            if SHARE_TOLERANCE < loss_shares < fill.shares - SHARE_TOLERANCE:
+                # A sale of loss lots and gain lots is two trades for the wash-sale windows: the loss lots'
+                # shares were sold at a loss (buying the group back would wash it) even when the sale's
+                # total is a gain.
+                recent.append({**trade, "shares": loss_shares, "realized_gain": round(loss, 2)})
+                trade = {**trade, "shares": fill.shares - loss_shares, "realized_gain": round(realized - loss, 2)}
         recent.append(trade)
     new_as_of = as_of or max([e.date for e in executions], default=scenario.as_of)
     if new_as_of < scenario.as_of:
@@ -237,6 +246,18 @@ def _sell(
         if left > SHARE_TOLERANCE:
             raise ExecutionError(f"{where}: {fill.account} holds only {fill.shares - left:g} {fill.security}")
     return short, long
+
+
+def _loss_lots(fill: Execution, originals: dict[str | None, Any]) -> tuple[float, float]:
+    """The shares of a taxable sale's lots sold at a loss, and that loss (negative dollars)."""
+    proceeds_per_share = (fill.shares * fill.price - fill.commission) / fill.shares
+    shares = loss = 0.0
+    for lot_id, n in fill.lots:
+        original = originals.get(lot_id)
+        if original is not None and proceeds_per_share < original.basis_per_share:
+            shares += n
+            loss += n * (proceeds_per_share - original.basis_per_share)
+    return shares, loss
 
 
 def roll_tax_year(scenario: Scenario, new_year: int, ordinary_income: float | None = None) -> Scenario:

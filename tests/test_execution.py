@@ -141,3 +141,16 @@ def test_rolling_the_tax_year_carries_the_unused_loss_forward(household: Scenari
     assert rolled.tax.carryforward.short_term == pytest.approx(6000.0)
     assert rolled.tax.carryforward.long_term == 0.0
     assert rolled.tax.realized_ytd.short_term == 0.0 and rolled.tax_year == 2027
+
+
+def test_a_sale_of_gain_and_loss_lots_still_blocks_buying_the_group_back() -> None:
+    # 50 gain-lot shares: +2,000; 10 loss-lot shares: −200; the fill nets +1,800, but the 10 loss shares
+    # were sold at a loss: buying VTI or VTSAX (same group) within 30 days would wash that loss.
+    scenario = load_scenario(DATA / "mixed-lots.yaml")
+    sale = Execution("brokerage", "VTI", "sell", 60, 100.0, DAY, (("gain", 50.0), ("loss", 10.0)))
+    after = apply_executions(scenario, [sale]).scenario
+    assert after.tax.realized_ytd.long_term == pytest.approx(1800.0)
+    sells = sorted((t.shares, t.realized_gain) for t in after.recent_trades if t.action == "sell")
+    assert sells == [(10.0, pytest.approx(-200.0)), (50.0, pytest.approx(2000.0))]
+    block = wash_windows(after).buy_blocks["us_total"]
+    assert block.until == DAY + dt.timedelta(days=31)
