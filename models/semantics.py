@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from .errors import Problem
 from .risk import classes_without_volatility
 from .scenario import CASH_CLASS, AccountType, Scenario
+from .simulation_checks import simulation_problems
 from .tax_tables import FIRST_TABLE_YEAR
 
 SUM_TOLERANCE = 1e-6
@@ -61,6 +62,7 @@ class _Checker:
         self.risk_model()
         self.tax()
         self.unwind()
+        self.problems += simulation_problems(self.s)
         return self.problems
 
     def unwind(self) -> None:

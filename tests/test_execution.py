@@ -141,3 +141,24 @@ def test_rolling_the_tax_year_carries_the_unused_loss_forward(household: Scenari
     assert rolled.tax.carryforward.short_term == pytest.approx(6000.0)
     assert rolled.tax.carryforward.long_term == 0.0
     assert rolled.tax.realized_ytd.short_term == 0.0 and rolled.tax_year == 2027
+
+
+def _with_withdrawal(household: Scenario, amount: float) -> Scenario:
+    accounts = [a.model_copy(update={"contribution": -amount}) if a.id == "brokerage" else a for a in household.accounts]
+    return household.model_copy(update={"accounts": accounts})
+
+
+def test_a_withdrawal_funded_by_two_sales_settles_after_both(household: Scenario) -> None:
+    sales = [
+        Execution("brokerage", "VTI", "sell", 10, 100.0, DAY, (("gain", 10.0),)),
+        Execution("brokerage", "ITOT", "sell", 30, 40.0, DAY, (("loss", 30.0),)),
+    ]
+    after = apply_executions(_with_withdrawal(household, 3000.0), sales).scenario
+    # cash 1,000 − 3,000 withdrawn + 1,000 + 1,200 of sales = 200 (no single sale funds it alone)
+    assert after.account("brokerage").cash == pytest.approx(200.0)
+
+
+def test_a_withdrawal_the_fills_do_not_fund_is_an_error(household: Scenario) -> None:
+    sale = Execution("brokerage", "VTI", "sell", 10, 100.0, DAY, (("gain", 10.0),))
+    with pytest.raises(ExecutionError, match="do not fund its withdrawal"):
+        apply_executions(_with_withdrawal(household, 3000.0), [sale])
