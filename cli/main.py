@@ -383,3 +383,9 @@ def frontier(
 
 def main() -> None:
     cli(prog_name="rebal-opt")
+
+
+from .simulate_commands import batch, simulate  # noqa: E402  (they build on the helpers above)
+
+cli.add_command(simulate)
+cli.add_command(batch)

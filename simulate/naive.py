@@ -93,12 +93,7 @@ class NaiveRebalancer:
         for account in self.s.accounts:
             if not account.tradable:
                 continue
-            total = sum(self._class_values().values())
-            values = self._class_values()
-            order = sorted(
-                self._positions(account.id),
-                key=lambda k: -(values[primary_class(self.s, k[1])] / total - self.s.target(primary_class(self.s, k[1]))),
-            )
+            order = sorted(self._positions(account.id), key=self._overweight, reverse=True)
             for key in order:
                 short = account.min_cash - self.cash[account.id]
                 if short <= CENT / 2:
@@ -106,6 +101,12 @@ class NaiveRebalancer:
                 spread = self.rules.costs.spread_bps / 10_000
                 needed = (short + self.rules.costs.commission) / (1 - spread)
                 self._sell(key, needed, round_up=True, funding=True)
+
+    def _overweight(self, key: tuple[str, str]) -> float:
+        """How far the position's class is above its target weight."""
+        values = self._class_values()
+        asset_class = primary_class(self.s, key[1])
+        return values[asset_class] / sum(values.values()) - self.s.target(asset_class)
 
     def _buy_deficits(self, total: float) -> None:
         values = self._class_values()

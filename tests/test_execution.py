@@ -144,7 +144,9 @@ def test_rolling_the_tax_year_carries_the_unused_loss_forward(household: Scenari
 
 
 def _with_withdrawal(household: Scenario, amount: float) -> Scenario:
-    accounts = [a.model_copy(update={"contribution": -amount}) if a.id == "brokerage" else a for a in household.accounts]
+    accounts = [
+        a.model_copy(update={"contribution": -amount}) if a.id == "brokerage" else a for a in household.accounts
+    ]
     return household.model_copy(update={"accounts": accounts})
 
 
