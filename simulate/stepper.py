@@ -128,6 +128,7 @@ class PathRun:
         self._tax_payment = 0.0
         self.series_value: list[float] = []
         self.series_after_tax: list[float] = []
+        self.series_net: list[float] = []
         self.series_drift: list[float] = []
         self.series_tracking: list[float] = []
         self.payer = self._tax_payer()
@@ -333,6 +334,7 @@ class PathRun:
         te, _ = tracking_error(self.state, weights)
         self.series_value.append(round(self._value(), 2))
         self.series_after_tax.append(round(self._after_tax_value(), 2))
+        self.series_net.append(round(self._value() - self._owed(), 2))
         self.series_drift.append(drift)
         self.series_tracking.append(te)
 
@@ -418,10 +420,13 @@ class PathRun:
             rate = (evaluate_tax(more).total_tax - base) / DEFERRED_RATE_STEP
         return capital, rate * deferred
 
+    def _owed(self) -> float:
+        """Taxes caused and not yet paid from the portfolio (0 when taxes are paid from outside)."""
+        return self.tax.owed + self._accrued() if self.sim.taxes == "portfolio" else 0.0
+
     def _after_tax_value(self) -> float:
         capital, deferred = self._liquidation()
-        owed = self.tax.owed + self._accrued() if self.sim.taxes == "portfolio" else 0.0
-        return self._value() - owed - capital - deferred
+        return self._value() - self._owed() - capital - deferred
 
     # the result -----------------------------------------------------------------------------------------
 
@@ -460,6 +465,7 @@ class PathRun:
             "series": {
                 "value": self.series_value,
                 "after_tax_value": self.series_after_tax,
+                "net_value": self.series_net,
                 "drift": self.series_drift,
                 "tracking_error": self.series_tracking,
             },
