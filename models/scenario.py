@@ -386,7 +386,10 @@ class SimulatedPrices(StrictModel):
 
 
 class CashFlow(StrictModel):
-    """A scheduled contribution (amount > 0) or withdrawal (amount < 0) of one account, every period."""
+    """A scheduled contribution (amount > 0) or withdrawal (amount < 0) of one account, every period.
+
+    A flow more frequent than the simulation's step arrives summed at each step (monthly 1,000 with
+    quarterly steps: 3,000 a step)."""
 
     account: str
     amount: float = Field(description="Dollars each period; negative = a withdrawal.")

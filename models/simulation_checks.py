@@ -61,9 +61,4 @@ def simulation_problems(scenario: Scenario) -> list[Problem]:
         if not match:
             hint = _did_you_mean(sim.baseline, [p.name for p in sim.policies])
             problems.append(Problem("simulate.baseline", f"no policy named '{sim.baseline}'{hint}"))
-    for i, flow in enumerate(sim.cash_flows):
-        if MONTHS[flow.every] < step:
-            problems.append(
-                Problem(f"simulate.cash_flows[{i}].every", f"every {flow.every} is shorter than step: {sim.step}")
-            )
     return problems

@@ -92,7 +92,7 @@ def _run_dask(
     with Client(address, set_as_default=False) as client:
         futures = client.map(function, list(tasks), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
-        for n, future in enumerate(as_completed(futures), start=1):
+        for n, future in enumerate(as_completed(futures, loop=client.loop), start=1):
             i = index[future.key]
             try:
                 results[i] = future.result()

@@ -169,5 +169,11 @@ def history_path(scenario: Scenario, dates: list[dt.date], history: History) -> 
     return PricePath(tickers, prices, _distributions(dates, prices, yields))
 
 
-def history_years(history: History) -> float:
-    return (history.dates[-1] - history.dates[0]).days / 365.25
+def history_years(history: History) -> int:
+    """Whole years the history covers from its first date."""
+    from .calendar import add_months
+
+    years = 0
+    while add_months(history.dates[0], 12 * (years + 1)) <= history.dates[-1]:
+        years += 1
+    return years

@@ -19,7 +19,7 @@ import numpy as np
 from rebal_opt.models.loading import parse_scenario
 from rebal_opt.models.scenario import Scenario
 
-from .calendar import MONTHS, step_dates
+from .calendar import step_dates
 from .executor import Progress, Task, run_tasks
 from .policies import SOLVE_TIME_LIMIT, Policy
 from .prices import History, HistoryError, history_path, history_years, monte_carlo_path, parse_history
@@ -47,7 +47,7 @@ def settings(scenario: Scenario, history: History | None = None, paths: int | No
     horizon = years if years is not None else sim.horizon_years
     count = paths if paths is not None else sim.paths
     if history is not None:
-        available = int(history_years(history) * 12 // MONTHS[sim.step]) * MONTHS[sim.step] // 12
+        available = history_years(history)
         if available < 1:
             raise HistoryError("history: covers less than a year; give at least a year of prices")
         horizon = min(horizon, available)

@@ -341,7 +341,9 @@ class PathRun:
     # money ----------------------------------------------------------------------------------------------
 
     def _value(self) -> float:
-        return sum(account_values(self.state).values())
+        """Cash and positions of every account (money arriving now but not yet settled is not counted)."""
+        settled = sum(a.contribution for a in self.state.accounts if a.contribution > 0)
+        return sum(account_values(self.state).values()) - settled
 
     def _fundable(self, account_id: str) -> float:
         """Cash and sellable positions of a tradable account, less its floor (what a withdrawal can take)."""
