@@ -81,6 +81,7 @@ class Policy:
         self.step = step
         self.time_limit = time_limit
         self._futile_harvest: frozenset[str] = frozenset()
+        self.solves = 0  # optimizer plans asked for along the path
 
     def triggered(self, state: Scenario, k: int) -> bool:
         when = self.spec.when
@@ -109,6 +110,7 @@ class Policy:
         if self.spec.how == "naive" or self.spec.when == "never":
             # `never` only funds withdrawals, the naive way (it has no rebalancing to do).
             return Decision(kind, naive_plan(state, date, "rebalance" if kind == "rebalance" else "cash_flow"))
+        self.solves += 1
         try:
             result = self._optimize(kind, state)
         except Exception as exc:  # recorded as a failed step; the simulation goes on

@@ -448,6 +448,7 @@ class PathRun:
             "trades_per_year": c.trades / years,
             "rebalances_per_year": c.rebalances / years,
             "harvests_per_year": c.harvests / years,
+            "solves_per_year": self.policy.solves / years,
             "drift_mean": float(np.mean(self.series_drift)),
             "drift_worst": float(np.max(self.series_drift)),
             "tracking_error_mean": float(np.mean(self.series_tracking)),
