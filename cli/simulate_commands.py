@@ -168,7 +168,10 @@ def _write_failures(report: dict[str, Any], directory: Path) -> None:
         for failure in policy["failures"]:
             if "scenario" in failure:
                 name = f"{policy['name']}-path{failure['path']}-{failure['date']}.yaml"
-                header = f"# {policy['name']}, path {failure['path']}, {failure['date']} ({failure['kind']}): "
+                header = (
+                    f"# {policy['name']}, path {failure['path']}, {failure['date']} ({failure['kind']} step), "
+                    f"reproduce with: {failure.get('call', 'rebal-opt solve')}\n# "
+                )
                 text = header + str(failure["error"]).replace("\n", " ") + "\n"
                 atomic_write(directory / name, text + yaml.safe_dump(failure["scenario"], sort_keys=False))
 

@@ -39,6 +39,23 @@ class Decision:
     kind: str  # rebalance | cash_flow | harvest | none
     executions: list[Execution] = field(default_factory=list)
     error: str | None = None
+    # When a plan failed: the exact scenario given to the engine and how it was called (to reproduce it).
+    failed_input: Scenario | None = None
+    call: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """One call of the engine: the scenario as the policy sees it, the purpose, and whether to plan in band."""
+
+    scenario: Scenario
+    purpose: str = "rebalance"
+    even_in_band: bool = False
+
+    def describe(self) -> str:
+        if self.purpose == "yearend":
+            return "rebal-opt yearend (solve purpose='yearend')"
+        return "solve(even_in_band=True)" if self.even_in_band else "rebal-opt solve"
 
 
 def out_of_band(state: Scenario) -> bool:
@@ -110,23 +127,31 @@ class Policy:
         if self.spec.how == "naive" or self.spec.when == "never":
             # `never` only funds withdrawals, the naive way (it has no rebalancing to do).
             return Decision(kind, naive_plan(state, date, "rebalance" if kind == "rebalance" else "cash_flow"))
-        self.solves += 1
-        try:
-            result = self._optimize(kind, state)
-        except Exception as exc:  # recorded as a failed step; the simulation goes on
-            return Decision(kind, [], error=f"{type(exc).__name__}: {exc}")
-        return Decision(kind, executions_from_plan(result.trades, date))
-
-    def _optimize(self, kind: str, state: Scenario):  # -> Result
         from rebal_opt.solver.engine import solve
 
+        self.solves += 1
+        request = self.request(kind, state)
+        try:
+            result = solve(
+                request.scenario,
+                time_limit=self.time_limit,
+                purpose=request.purpose,
+                even_in_band=request.even_in_band,
+            )
+        except Exception as exc:  # recorded as a failed step; the simulation goes on
+            error = f"{type(exc).__name__}: {exc}"
+            return Decision(kind, [], error=error, failed_input=request.scenario, call=request.describe())
+        return Decision(kind, executions_from_plan(result.trades, date))
+
+    def request(self, kind: str, state: Scenario) -> PlanRequest:
+        """What the optimizer is asked for a rebalance, a cash-flow step or a harvest check."""
         if kind == "rebalance":
             calendar = self.spec.when == "calendar"
             if calendar:
                 rules = state.rules.model_copy(update={"contributions_first": False})
                 state = state.model_copy(update={"rules": rules})
-            return solve(state, time_limit=self.time_limit, even_in_band=calendar)
+            return PlanRequest(state, even_in_band=calendar)
         if kind == "cash_flow":
-            return solve(state.model_copy(update={"bands": OPEN_BANDS}), time_limit=self.time_limit)
+            return PlanRequest(state.model_copy(update={"bands": OPEN_BANDS}))
         harvest_only = YearEnd(harvest_losses=True, harvest_gains=False)
-        return solve(state.model_copy(update={"yearend": harvest_only}), time_limit=self.time_limit, purpose="yearend")
+        return PlanRequest(state.model_copy(update={"yearend": harvest_only}), purpose="yearend")

@@ -271,7 +271,11 @@ class PathRun:
         try:
             outcome = apply_executions(self.state, decision.executions, as_of=date)
         except ExecutionError as exc:
-            self._fail(Decision(decision.kind, decision.executions, f"ExecutionError: {exc}"), date)
+            failed = Decision(decision.kind, decision.executions, f"ExecutionError: {exc}", call="apply_executions")
+            if self.policy.spec.how == "optimizer" and self.policy.spec.when != "never":
+                request = self.policy.request(decision.kind, self.state)
+                failed.failed_input, failed.call = request.scenario, f"{request.describe()}, then apply_executions"
+            self._fail(failed, date)
             decision = Decision(decision.kind, self._fallback(date))
             outcome = apply_executions(self.state, decision.executions, as_of=date)
         for account_id, amount in self._flows.items():
@@ -325,7 +329,10 @@ class PathRun:
         self.counters.failed_steps += 1
         record: dict[str, Any] = {"date": date.isoformat(), "kind": decision.kind, "error": decision.error}
         if len(self.counters.failures) < FAILURE_SCENARIOS_KEPT:
-            record["scenario"] = self.state.model_dump(mode="json", exclude_none=True)
+            # The engine's exact input when a plan failed, else the household whose fills could not be applied.
+            failed = decision.failed_input if decision.failed_input is not None else self.state
+            record["scenario"] = failed.model_dump(mode="json", exclude_none=True)
+            record["call"] = decision.call or "apply_executions"
         self.counters.failures.append(record)
 
     def _record(self) -> None:
