@@ -66,25 +66,26 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return unique
 
 
-def _history_text(path: Path, text: str) -> str | None:
+def _read_yaml(text: str) -> dict[str, Any]:
+    """The file's top-level mapping, or {} when it is not one (the worker reports the error)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _history_text(path: Path, data: dict[str, Any]) -> str | None:
     """The text of a simulation's history file (read here, sent with the task), if the file names one."""
     try:
-        data = yaml.safe_load(text)
         name = data["simulate"]["prices"]["history"]
-    except Exception:
-        return None
-    try:
         return (path.parent / str(name)).read_text(encoding="utf-8")
-    except OSError:
+    except (KeyError, TypeError, OSError):
         return None
 
 
-def _declared_name(text: str, path: Path) -> str:
-    try:
-        data = yaml.safe_load(text)
-        name = data.get("name") if isinstance(data, dict) else None
-    except yaml.YAMLError:
-        name = None
+def _declared_name(data: dict[str, Any], path: Path) -> str:
+    name = data.get("name")
     return str(name) if isinstance(name, str) and name.strip() else path.stem
 
 
@@ -110,8 +111,9 @@ def households(paths: list[Path], command: str, options: dict[str, Any]) -> list
         except OSError as exc:
             text = ""
             own["read_error"] = f"{path}: cannot read the file ({exc.strerror})"
-        history = _history_text(path, text) if command == "simulate" else None
-        base = _safe(_declared_name(text, path))
+        data = _read_yaml(text)
+        history = _history_text(path, data) if command == "simulate" else None
+        base = _safe(_declared_name(data, path))
         taken[base] = taken.get(base, 0) + 1
         name = base if taken[base] == 1 else f"{base}-{taken[base]}"
         task = {"kind": "household", "command": command, "source": str(path), "text": text, "history": history,
@@ -168,7 +170,7 @@ def _run_command(command: str, scenario: Any, task: Task, options: dict[str, Any
                     "error": f"simulate.prices.history: cannot read '{scenario.simulate.prices.history}' "
                     "beside the scenario file"}
         report = simulate(scenario, history_text=task.get("history"), workers=1,
-                          time_limit=options.get("time_limit", 60.0), **options.get("overrides", {}))
+                          time_limit=options.get("time_limit", 60.0))
         report.pop("seconds", None)
         failed = sum(p["failed_steps"] for p in report["policies"])
         summary["failed_steps"] = failed

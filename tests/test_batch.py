@@ -73,6 +73,17 @@ def test_a_rerun_skips_finished_households_and_redoes_changed_ones(invoke, house
     assert {r["scenario"]: r["exit_code"] for r in report["households"]}["broken"] == 0
 
 
+def test_batch_simulate_sends_the_history_with_the_household(invoke, tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data" / "simulate"
+    out = tmp_path / "out"
+    result = invoke("batch", data / "two-funds.yaml", "--out", out, "--command", "simulate", "--workers", "1")
+    assert result.exit_code == 0, result.stdout
+    report = json.loads((out / "two-funds.json").read_text())
+    assert report["status"] == "simulated"
+    bands = next(p for p in report["result"]["policies"] if p["name"] == "naive-bands")
+    assert bands["metrics"]["rebalances_per_year"]["mean"] == 1.0  # as tests/test_simulate.py computes
+
+
 def test_inputs_that_name_no_file_are_bad_input(invoke, tmp_path: Path) -> None:
     result = invoke("batch", tmp_path / "nothing-*.yaml", "--out", tmp_path / "out")
     assert result.exit_code == 2
@@ -105,6 +116,11 @@ def dask_cluster() -> Iterator[str]:
 
 def test_dask_gives_the_process_pool_simulation_bit_for_bit(dask_cluster: str) -> None:
     scenario = load_scenario(SCENARIOS / "sarah-70-30.yaml")
+    assert scenario.simulate is not None
+    # three policies (one of them planning with the optimizer) keep it quick; tasks are (policy, path) pairs
+    kept = [p for p in scenario.simulate.policies if p.name in ("never", "naive-bands", "optimizer-bands")]
+    section = scenario.simulate.model_copy(update={"policies": kept, "baseline": None})
+    scenario = scenario.model_copy(update={"simulate": section})
     on_pool = simulate(scenario, paths=1, workers=2)
     on_dask = simulate(scenario, paths=1, dask_address=dask_cluster)
     in_process = simulate(scenario, paths=1, workers=1)
