@@ -10,8 +10,9 @@ At each step date (k = 0 is the scenario's as_of):
 3. scheduled cash flows arrive as the accounts' `contribution` (a withdrawal from a tax-deferred
    account is ordinary income), and so does last year's tax (a withdrawal from the paying account, or a
    refund) when taxes are paid from the portfolio;
-4. the policy decides, and its fills are applied with `apply_executions` (lots shrink, purchases become
-   dated lots, realized gains, recent trades for the wash-sale windows).
+4. the household is dated to the step (`apply_executions` with no fills: holding periods and wash-sale
+   windows count from it), the policy decides, and its fills are applied with `apply_executions` (lots
+   shrink, purchases become dated lots, realized gains, recent trades for the wash-sale windows).
 
 The tax a year "caused" is its exact tax minus the tax of the same year without the simulated
 investment results (the household's own income and, in the first year, the scenario's own figures), so
@@ -144,6 +145,9 @@ class PathRun:
                     self._close_year()
                 self._move_prices(k)
                 self._pay_distributions(k, date)
+                if self.state.as_of < date:
+                    # The plan is made today: holding periods and wash-sale windows count from this date.
+                    self.state = apply_executions(self.state, [], as_of=date, settle_contributions=False).scenario
             if k == n:
                 self._record()
                 break

@@ -311,3 +311,24 @@ def test_a_plan_funding_a_withdrawal_can_be_executed() -> None:
     scenario = load_scenario(ENGINE_FAILURES / "withdrawal-short-a-cent.yaml")
     result = solve(scenario, time_limit=60)
     apply_executions(scenario, executions_from_plan(result.trades, scenario.as_of))
+
+
+def test_a_failing_plan_is_counted_and_its_input_written(invoke, monkeypatch, tmp_path: Path) -> None:
+    from rebal_opt.solver import engine
+
+    def broken(scenario: Scenario, **kwargs: Any) -> Any:
+        raise RuntimeError("the engine broke")
+
+    monkeypatch.setattr(engine, "solve", broken)
+    out = tmp_path / "failures"
+    result = invoke("simulate", DATA / "two-funds.yaml", "--json", "--workers", "1", "--failures", out)
+    assert result.exit_code == 0, result.stderr
+    assert "1 step(s) failed" in result.stderr
+    failing = policy(json.loads(result.stdout), "optimizer-bands")
+    assert failing["failed_steps"] == 1  # the breach at the third step; nothing else asks the optimizer
+    (failure,) = failing["failures"]
+    assert failure["error"] == "RuntimeError: the engine broke" and failure["call"] == "rebal-opt solve"
+    assert failing["conservation_error"] <= 0.10
+    (written,) = out.glob("*.yaml")
+    assert written.name == "optimizer-bands-path0-2026-10-15.yaml"
+    assert load_scenario(written).as_of == dt.date(2026, 10, 15)  # the household as the engine got it
