@@ -332,3 +332,17 @@ def test_a_failing_plan_is_counted_and_its_input_written(invoke, monkeypatch, tm
     (written,) = out.glob("*.yaml")
     assert written.name == "optimizer-bands-path0-2026-10-15.yaml"
     assert load_scenario(written).as_of == dt.date(2026, 10, 15)  # the household as the engine got it
+
+
+def test_solve_even_in_band_plans_a_calendar_rebalance() -> None:
+    from rebal_opt.solver.engine import solve
+
+    # the two-fund IRA after stocks went 100 -> 104: 60.9% stocks, inside the 55-65% band
+    base = load_scenario(DATA / "two-funds.yaml")
+    securities = {**base.securities, "VTI": base.securities["VTI"].model_copy(update={"price": 104.0})}
+    rules = base.rules.model_copy(update={"contributions_first": False})
+    drifted = base.model_copy(update={"securities": securities, "rules": rules, "simulate": None})
+    assert solve(drifted).status == "no_trade_needed"
+    planned = solve(drifted, even_in_band=True)
+    assert planned.status == "optimal" and planned.verified
+    assert abs(planned.allocation["us_equity"].after - 0.6) < abs(planned.allocation["us_equity"].before - 0.6) / 10
