@@ -429,3 +429,9 @@ for _command in JOURNAL_COMMANDS:
 
 def main() -> None:
     cli(prog_name="rebal-opt")
+
+
+from .simulate_commands import batch, simulate  # noqa: E402  (they build on the helpers above)
+
+cli.add_command(simulate)
+cli.add_command(batch)

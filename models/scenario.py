@@ -268,7 +268,7 @@ class Rules(StrictModel):
     do_not_sell: list[str] = Field(default_factory=list, description="Securities or lot ids.")
     do_not_buy: list[str] = Field(default_factory=list, description="Securities.")
     costs: Costs = Field(default_factory=Costs)
-    max_tracking_error: Annotated[float, Field(gt=0.0, le=10.0)] | None = Field(
+    max_tracking_error: Annotated[float, NotBool, Field(gt=0.0, le=10.0)] | None = Field(
         default=None,
         description="A tracking-error budget (annualized, as reported: sqrt(d'Σd), or Σ|d| with tracking: "
         "absolute). With it the plan minimizes tax and costs subject to the budget instead of trading them "
@@ -294,16 +294,16 @@ class RiskModel(StrictModel):
     correlation: dict[str, Annotated[float, NotBool, Field(ge=-1.0, le=1.0)]] = Field(
         default_factory=dict, description="Keys 'classA.classB'."
     )
-    loadings: dict[str, dict[str, Annotated[float, Field(ge=-1e3, le=1e3)]]] = Field(
+    loadings: dict[str, dict[str, Annotated[float, NotBool, Field(ge=-1e3, le=1e3)]]] = Field(
         default_factory=dict,
         description="Factor model: {class or ticker (direct indexing): {factor: loading}}; unlisted factors are 0.",
     )
-    factor_covariance: dict[str, dict[str, Annotated[float, Field(ge=-1e2, le=1e2)]]] = Field(
+    factor_covariance: dict[str, dict[str, Annotated[float, NotBool, Field(ge=-1e2, le=1e2)]]] = Field(
         default_factory=dict,
         description="Factor model: annual covariance {factor: {factor: value}}; one triangle is enough "
         "(the other is filled by symmetry), variances on the diagonal.",
     )
-    specific_variance: dict[str, Annotated[float, Field(ge=0.0, le=1e2)]] = Field(
+    specific_variance: dict[str, Annotated[float, NotBool, Field(ge=0.0, le=1e2)]] = Field(
         default_factory=dict,
         description="Factor model: annual variance of each class's own (idiosyncratic) return; default 0.",
     )
@@ -432,13 +432,135 @@ class Unwind(StrictModel):
 class Approval(StrictModel):
     """When a proposal may still be approved (`rebal-opt approve`); without this section, any time."""
 
-    period_days: NonNegativeFloat | None = Field(
+    period_days: Annotated[float, NotBool, Field(ge=0.0, le=36_500.0)] | None = Field(
         default=None, description="A proposal older than this many days must be re-solved before approval."
     )
-    price_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] | None = Field(
+    price_tolerance: Annotated[float, NotBool, Field(gt=0.0, lt=1.0)] | None = Field(
         default=None,
         description="A proposal whose prices differ from the current scenario file's by more than this "
         "fraction (any security) must be re-solved before approval, e.g. 0.02.",
+    )
+
+
+# The `simulate:` section (rebal-opt simulate, docs/simulate.md) --------------------------------------
+
+Period = Literal["month", "quarter", "year"]
+
+
+class SimulatedPrices(StrictModel):
+    """Where the simulated prices come from: Monte Carlo paths from the risk model, or a history file.
+
+    `expected_return`, `dividend_yield` and `qualified_fraction` are keyed by asset class or by ticker (a
+    ticker overrides its classes); missing classes take the shipped defaults (models/data/
+    market_assumptions.yaml).
+    """
+
+    source: Literal["monte_carlo", "history"] = "monte_carlo"
+    expected_return: dict[str, Annotated[float, Field(gt=-1.0, lt=2.0)]] = Field(
+        default_factory=dict, description="Yearly arithmetic total return (price + distributions) by class or ticker."
+    )
+    dividend_yield: dict[str, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        default_factory=dict, description="Yearly distribution yield by class or ticker, paid quarterly."
+    )
+    qualified_fraction: dict[str, Weight] = Field(
+        default_factory=dict, description="Part of the distributions taxed as qualified dividends."
+    )
+    history: str | None = Field(
+        default=None,
+        description="source: history — a CSV of dates × tickers (header 'date,TICKER,...'), relative to the "
+        "scenario file; replayed as one path.",
+    )
+    history_adjusted: bool = Field(
+        default=False,
+        description="The history's prices already include distributions (total return): no dividends are paid.",
+    )
+
+    @model_validator(mode="after")
+    def _history_file(self) -> SimulatedPrices:
+        if (self.source == "history") != (self.history is not None):
+            raise ValueError("give history: FILE.csv exactly when source is history")
+        return self
+
+
+class CashFlow(StrictModel):
+    """A scheduled contribution (amount > 0) or withdrawal (amount < 0) of one account, every period.
+
+    A flow more frequent than the simulation's step arrives summed at each step (monthly 1,000 with
+    quarterly steps: 3,000 a step)."""
+
+    account: str
+    amount: float = Field(description="Dollars each period; negative = a withdrawal.")
+    every: Period = "year"
+    start: dt.date | None = Field(default=None, description="First date it may pay; default: the start.")
+    end: dt.date | None = Field(default=None, description="Last date it may pay; default: the end.")
+
+
+class SimulationPolicy(StrictModel):
+    """A rebalancing policy: when it acts, how it trades, and whether it harvests losses between times."""
+
+    name: Annotated[str, Field(min_length=1)]
+    when: Literal["never", "calendar", "threshold", "hybrid"]
+    every: Period | None = Field(
+        default=None, description="calendar: rebalance every period; hybrid: check every period, act on breach."
+    )
+    how: Literal["optimizer", "naive"] = Field(
+        default="optimizer",
+        description="optimizer: rebal-opt's plan; naive: sell to target, highest-cost lots first, no harvesting.",
+    )
+    harvest: bool = Field(default=False, description="Look for tax losses to harvest at every step (optimizer).")
+    harvest_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        default=0.05, description="A lot is a harvest candidate when its price is this fraction below its basis."
+    )
+    bands: Bands | None = Field(default=None, description="The bands this policy uses; default: the scenario's.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SimulationPolicy:
+        timed = self.when in ("calendar", "hybrid")
+        if timed and self.every is None:
+            raise ValueError(f"a {self.when} policy needs every: month, quarter or year")
+        if not timed and self.every is not None:
+            raise ValueError(f"every applies to calendar and hybrid policies, not {self.when}")
+        if self.how == "naive" and self.harvest:
+            raise ValueError("the naive rebalancer does not harvest; use how: optimizer or harvest: false")
+        return self
+
+
+def _default_policies() -> list[SimulationPolicy]:
+    return [
+        SimulationPolicy(name="never", when="never"),
+        SimulationPolicy(name="naive-quarterly", when="calendar", every="quarter", how="naive"),
+        SimulationPolicy(name="naive-bands", when="threshold", how="naive"),
+        SimulationPolicy(name="optimizer-bands", when="threshold"),
+        SimulationPolicy(name="optimizer-bands-harvest", when="threshold", harvest=True),
+    ]
+
+
+class Simulate(StrictModel):
+    """A policy simulation (back-test) of this household over years (`rebal-opt simulate`)."""
+
+    horizon_years: Annotated[int, Field(ge=1, le=50)] = 10
+    step: Literal["month", "quarter"] = "month"
+    paths: Annotated[int, Field(ge=1, le=100_000)] = 100
+    seed: Annotated[int, Field(ge=0)] = 0
+    prices: SimulatedPrices = Field(default_factory=SimulatedPrices)
+    cash_flows: list[CashFlow] = Field(default_factory=list)
+    dividends: Literal["reinvest", "cash", "pay_out"] = Field(
+        default="cash",
+        description="reinvest: buy more of the paying security (a new lot); cash: kept in the account; "
+        "pay_out: leaves the household.",
+    )
+    taxes: Literal["portfolio", "outside"] = Field(
+        default="portfolio",
+        description="portfolio: each year's tax on the investments is paid from a taxable account early the "
+        "next year (refunds paid in); outside: paid from other money.",
+    )
+    deferred_tax_rate: Annotated[float, Field(ge=0.0, lt=1.0)] | None = Field(
+        default=None,
+        description="Tax on tax-deferred balances at liquidation; default: the final year's marginal ordinary rate.",
+    )
+    policies: list[SimulationPolicy] = Field(default_factory=_default_policies)
+    baseline: str | None = Field(
+        default=None, description="The naive policy the others are compared with; default: the first naive one."
     )
 
 
@@ -458,6 +580,7 @@ class Scenario(StrictModel):
     objective: Objective = Field(default_factory=Objective)
     yearend: YearEnd | None = Field(default=None, description="Year-end planning (rebal-opt yearend).")
     unwind: Unwind | None = Field(default=None, description="A staged sale of a concentrated position.")
+    simulate: Simulate | None = Field(default=None, description="A policy simulation (rebal-opt simulate).")
     whatif: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Named variants for rebal-opt whatif: {name: {path: value}}, e.g. "

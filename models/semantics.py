@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .errors import Problem
 from .risk import classes_without_volatility
 from .scenario import CASH_CLASS, MAX_DOLLARS, MAX_PROJECTED_YEARS, Account, AccountType, Lot, Scenario
+from .simulation_checks import simulation_problems
 from .tax_tables import FIRST_TABLE_YEAR, LAST_TABLE_YEAR
 
 SUM_TOLERANCE = 1e-6
@@ -105,6 +106,8 @@ class _Checker:
             self.tax()
         if self.valid("unwind", "tax", "as_of", "securities", "accounts"):
             self.unwind()
+        if self.valid("simulate", "accounts", "securities", "targets", "as_of"):
+            self.problems += simulation_problems(self.s)
         return self.problems
 
     def unwind(self) -> None:

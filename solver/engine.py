@@ -216,18 +216,23 @@ def run_phases(
 
 
 def solve(
-    scenario: Scenario, time_limit: float | None = None, mip_gap: float = DEFAULT_MIP_GAP, purpose: str = "rebalance"
+    scenario: Scenario,
+    time_limit: float | None = None,
+    mip_gap: float = DEFAULT_MIP_GAP,
+    purpose: str = "rebalance",
+    even_in_band: bool = False,
 ) -> Result:
     """Solve the household rebalance; every returned plan has passed the independent verifier.
 
     `purpose="yearend"` plans the year's last trades instead (solver/yearend.py wraps it): the tax term
     covers this year and next, gains may be harvested (sold and bought back), and sales are not held back
     by the contributions-first phase (new cash is still spent first).
+    `even_in_band`: plan even when every class is inside its band (a calendar rebalance in the simulator).
     Raises InfeasiblePlan (naming the conflicting rules) or SolverFailure.
     """
     start = time.perf_counter()
     try:
-        phases = run_phases(scenario, time_limit, mip_gap, purpose)
+        phases = run_phases(scenario, time_limit, mip_gap, purpose, even_in_band=even_in_band)
     except SolverFailure as exc:
         fallback = _trade_nothing(scenario, exc, time.perf_counter() - start, purpose)
         if fallback is None:

@@ -151,9 +151,11 @@ def apply_executions(
             else:
                 holdings = account.setdefault("holdings", {})
                 holdings[fill.security] = holdings.get(fill.security, 0.0) + fill.shares
-        if account["cash"] < -0.005:
+        # A purchase must be paid from cash on hand; a sale only adds cash, so a withdrawal being funded by
+        # several sales may leave the account short until the last one (checked after every fill).
+        if fill.action == "buy" and account["cash"] < -0.005:
             raise ExecutionError(f"{where}: {fill.account} would end with cash {account['cash']:,.2f}")
-        account["cash"] = max(0.0, round(account["cash"], 2))
+        account["cash"] = round(account["cash"], 2)
         trade: dict[str, Any] = {
             "date": fill.date.isoformat(),
             "account": fill.account,
@@ -171,6 +173,12 @@ def apply_executions(
                 recent.append({**trade, "shares": loss_shares, "realized_gain": round(loss, 2)})
                 trade = {**trade, "shares": fill.shares - loss_shares, "realized_gain": round(realized - loss, 2)}
         recent.append(trade)
+    for account in data["accounts"]:
+        if account.get("cash", 0.0) < -0.005:
+            raise ExecutionError(
+                f"{account['id']} would end with cash {account['cash']:,.2f}: the fills do not fund its withdrawal"
+            )
+        account["cash"] = max(0.0, account.get("cash", 0.0))
     new_as_of = as_of or max([e.date for e in executions], default=scenario.as_of)
     if new_as_of < scenario.as_of:
         raise ExecutionError(f"as_of {new_as_of} is before the scenario's {scenario.as_of}")

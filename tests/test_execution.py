@@ -154,3 +154,24 @@ def test_a_sale_of_gain_and_loss_lots_still_blocks_buying_the_group_back() -> No
     assert sells == [(10.0, pytest.approx(-200.0)), (50.0, pytest.approx(2000.0))]
     block = wash_windows(after).buy_blocks["us_total"]
     assert block.until == DAY + dt.timedelta(days=31)
+def _with_withdrawal(household: Scenario, amount: float) -> Scenario:
+    accounts = [
+        a.model_copy(update={"contribution": -amount}) if a.id == "brokerage" else a for a in household.accounts
+    ]
+    return household.model_copy(update={"accounts": accounts})
+
+
+def test_a_withdrawal_funded_by_two_sales_settles_after_both(household: Scenario) -> None:
+    sales = [
+        Execution("brokerage", "VTI", "sell", 10, 100.0, DAY, (("gain", 10.0),)),
+        Execution("brokerage", "ITOT", "sell", 30, 40.0, DAY, (("loss", 30.0),)),
+    ]
+    after = apply_executions(_with_withdrawal(household, 3000.0), sales).scenario
+    # cash 1,000 − 3,000 withdrawn + 1,000 + 1,200 of sales = 200 (no single sale funds it alone)
+    assert after.account("brokerage").cash == pytest.approx(200.0)
+
+
+def test_a_withdrawal_the_fills_do_not_fund_is_an_error(household: Scenario) -> None:
+    sale = Execution("brokerage", "VTI", "sell", 10, 100.0, DAY, (("gain", 10.0),))
+    with pytest.raises(ExecutionError, match="do not fund its withdrawal"):
+        apply_executions(_with_withdrawal(household, 3000.0), [sale])
