@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from .errors import Problem
 from .risk import classes_without_volatility
-from .scenario import CASH_CLASS, AccountType, Scenario
+from .scenario import CASH_CLASS, EMPLOYER_PLANS, AccountType, Scenario
 from .tax_tables import FIRST_TABLE_YEAR
 
 SUM_TOLERANCE = 1e-6
@@ -153,7 +153,12 @@ class _Checker:
             for ticker in account.holdings:
                 self.security_ref(f"{base}.holdings.{ticker}", ticker)
             for k, ticker in enumerate(account.buyable or []):
-                self.security_ref(f"{base}.buyable[{k}]", ticker)
+                known = self.security_ref(f"{base}.buyable[{k}]", ticker)
+                if known and account.plan not in EMPLOYER_PLANS and self.s.securities[ticker].plan_only:
+                    self.add(
+                        f"{base}.buyable[{k}]",
+                        f"{ticker} is only offered inside employer plans; remove it or set the account's plan",
+                    )
 
     def trades(self) -> None:
         earliest = self.s.as_of - dt.timedelta(days=WASH_WINDOW_DAYS)
