@@ -163,6 +163,15 @@ def fill_from_master(data: dict[str, Any]) -> dict[str, Any]:
     Pure: returns a new mapping; input that is not shaped like a scenario is returned as is (validation then
     reports it).
     """
+    out = complete_securities(data)
+    accounts = out.get("accounts")
+    if isinstance(accounts, list) and isinstance(out.get("securities"), dict):
+        out["accounts"] = [apply_menu_rule(a, out["securities"]) for a in accounts]
+    return out
+
+
+def complete_securities(data: dict[str, Any]) -> dict[str, Any]:
+    """The raw scenario data with each known security's missing fields taken from the master."""
     securities = data.get("securities")
     if not isinstance(securities, dict):
         return data
@@ -189,9 +198,6 @@ def fill_from_master(data: dict[str, Any]) -> dict[str, Any]:
         filled[ticker] = spec
     out = dict(data)
     out["securities"] = filled
-    accounts = data.get("accounts")
-    if isinstance(accounts, list):
-        out["accounts"] = [apply_menu_rule(a, filled) for a in accounts]
     return out
 
 
