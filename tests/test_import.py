@@ -107,7 +107,7 @@ MALFORMED = [
         "ibkr.xml",
         "</OpenPositions>",
         "</OpenPosition>",
-        r"ibkr\.xml: row \d+, column \d+: not well-formed",
+        r"ibkr\.xml: row \d+, column \d+: not well",
     ),
     ("ibkr-flex", "ibkr.csv", '"20220601;110000"', '"sometime"', r"ibkr\.csv: row 4, field openDateTime"),
     ("vanguard", "vanguard.csv", "400.0000", "four hundred", r"vanguard\.csv: row 2, column Shares"),
