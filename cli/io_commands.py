@@ -85,9 +85,11 @@ def register(cli: click.Group, guarded) -> None:  # type: ignore[no-untyped-def]
     )
     @guarded
     def import_(policy_path: str, sources: tuple[str, ...], output: str | None) -> None:
-        """Write a complete scenario from POLICY plus broker exports (FORMAT one of lots-csv, schwab, fidelity,
-        vanguard, ibkr-flex, ofx, beancount). Rows that are not positions are reported as notes on stderr; a
-        file that can't be read is one error line naming the file, row and column (exit 2)."""
+        """Write a complete scenario from POLICY plus broker exports.
+
+        FORMAT is one of lots-csv, schwab, fidelity, vanguard, ibkr-flex, ofx, beancount. Rows that are not
+        positions are reported as notes on stderr; a file that can't be read is one error line naming the
+        file, row and column (exit 2)."""
         from rebal_opt.connectors.assemble import import_files
 
         outcome = import_files(policy_path, sources)
