@@ -15,12 +15,13 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from rebal_opt.connectors.assemble import load_scenario  # accounts may read a broker file (source:)
 from rebal_opt.models.errors import ScenarioError
-from rebal_opt.models.loading import load_scenario, scenario_json_schema
+from rebal_opt.models.loading import scenario_json_schema
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.check import check as check_scenario
 
-from . import render
+from . import io_commands, render
 from .files import PLOT_SUFFIXES, OutputFile, atomic_write
 
 EXIT_OK = 0
@@ -218,6 +219,7 @@ def mip_gap_option(default: float) -> Callable[[F], F]:
 
 def plan_options(command: F) -> F:
     """The options every planning command shares."""
+    command = io_commands.order_options(command)
     for option in reversed(
         [
             click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (design §4)."),
@@ -237,6 +239,7 @@ def run_plan(
     time_limit: float | None,
     mip_gap: float,
     purpose: str,
+    orders: dict[str, Any] | None = None,
 ) -> None:
     """Solve, then render; infeasible and solver failures become their exit codes."""
     # Imported here: cvxpy takes a second to load, and validate/check/schema don't need it.
@@ -260,6 +263,7 @@ def run_plan(
         fail(EXIT_SOLVER, f"solver failure: {exc}")
     if csv_path is not None:
         atomic_write(csv_path, render.trades_csv(result))
+    io_commands.write_orders(scenario, result.trades, **(orders or {}))
     if as_json:
         result = result.model_copy(update={"notes": json_notes(result.notes, scenario)})
         emit_json(result.model_dump(mode="json", exclude_none=True))
@@ -271,27 +275,31 @@ def run_plan(
 @scenario_argument
 @plan_options
 @guarded
-def solve(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float) -> None:
+def solve(
+    scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float, **orders: Any
+) -> None:
     """Propose the trades that rebalance SCENARIO: least tracking error plus tax, every rule kept.
 
     Exit codes: 0 a plan (or nothing to do), 2 bad input, 3 infeasible (the conflicting rules are
     named), 4 the solver failed or hit the time limit without a plan.
     """
-    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "rebalance")
+    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "rebalance", orders)
 
 
 @cli.command()
 @scenario_argument
 @plan_options
 @guarded
-def yearend(scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float) -> None:
+def yearend(
+    scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float, **orders: Any
+) -> None:
     """Plan the trades before 31 December that lower this year's and next year's tax together.
 
     Harvests losses into substitutes, harvests gains while they are taxed at 0%, respects wash-sale
     windows (planned December purchases, windows into January) and the household's bands; reads the
     scenario's optional `yearend:` section. Each trade is labelled with its reason. Exit codes as solve.
     """
-    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "yearend")
+    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "yearend", orders)
 
 
 @cli.command()
@@ -333,6 +341,7 @@ def whatif(scenario_path: str, assignments: tuple[str, ...], as_json: bool, time
 @output_option("--csv", "Also write the schedule to FILE: one row per period and lot sold or gifted.")
 @output_option("--plot", "Also draw the position's weight and the tax per year to FILE.png.", PLOT_SUFFIXES)
 @time_limit_option("Time limit for the whole schedule's solve.")
+@io_commands.order_options
 @mip_gap_option(1e-3)
 @guarded
 def unwind(
@@ -342,6 +351,7 @@ def unwind(
     plot_path: str | None,
     time_limit: float | None,
     mip_gap: float,
+    **orders: Any,
 ) -> None:
     """Plan a staged sale of a concentrated position over several tax years (the `unwind:` section).
 
@@ -365,6 +375,9 @@ def unwind(
         render.plot_unwind(result, plot_path)
     if csv_path is not None:
         atomic_write(csv_path, render.unwind_csv(result))
+    trades = [t for p in result.periods for t in p.trades]
+    periods = [(p.period, p.start) for p in result.periods for _ in p.trades]
+    io_commands.write_orders(scenario, trades, periods=periods, **orders)
     if as_json:
         result = result.model_copy(update={"notes": json_notes(result.notes, scenario)})
         emit_json(result.model_dump(mode="json", exclude_none=True))
@@ -425,6 +438,7 @@ from .journal_commands import JOURNAL_COMMANDS  # noqa: E402  (it uses the helpe
 
 for _command in JOURNAL_COMMANDS:
     cli.add_command(_command)
+io_commands.register(cli, guarded)
 
 
 def main() -> None:

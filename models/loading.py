@@ -27,6 +27,7 @@ from .scenario import (
     Scenario,
     auto_lot_id,
 )
+from .securities import fill_from_master
 from .semantics import Partial, check_semantics, did_you_mean
 from .yaml_io import read_yaml_file
 
@@ -328,17 +329,30 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
             [Problem("(file)", "must be a YAML mapping with as_of, tax, targets, securities, accounts ...")],
             source,
         )
+    data = fill_from_master(data)  # known tickers may omit asset_class and wash_group (models/securities.py)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         salvaged, partial = _salvage(data, _error_paths(exc))
-        problems = problems_from_validation(exc) + check_semantics(salvaged, partial)
+        problems = _master_hint(problems_from_validation(exc)) + check_semantics(salvaged, partial)
         raise ScenarioError(problems, source) from None
     problems = check_semantics(scenario)
     if problems:
         raise ScenarioError(problems, source)
     scenario, notes = _drop_empty_positions(scenario)
     return scenario.with_load_notes(notes)
+
+
+def _master_hint(problems: list[Problem]) -> list[Problem]:
+    """A missing asset_class of a ticker the security master doesn't know says so."""
+    out = []
+    for p in problems:
+        parts = p.path.split(".")
+        missing_class = len(parts) == 3 and parts[0] == "securities" and parts[2] == "asset_class"
+        if missing_class and p.message.startswith("is req"):
+            p = Problem(p.path, f"is required: {parts[1]} is not in the security master; add it")
+        out.append(p)
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -351,4 +365,7 @@ def scenario_json_schema() -> dict[str, Any]:
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "rebal-opt scenario"
+    security = schema.get("$defs", {}).get("Security", {})
+    if "asset_class" in security.get("required", []):  # filled from the security master for known tickers
+        security["required"] = [r for r in security["required"] if r != "asset_class"]
     return schema

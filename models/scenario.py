@@ -176,7 +176,19 @@ class Security(StrictModel):
     )
     wash_group: str | None = Field(
         default=None,
-        description="Securities with the same wash_group are substantially identical; default: own ticker.",
+        description="Securities with the same wash_group are substantially identical; default: the security "
+        "master's (the tracked index), else own ticker.",
+    )
+    yield_: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        default=None, alias="yield", description="Yearly distribution yield, a fraction."
+    )
+    qualified_fraction: Weight | None = Field(default=None, description="Part of the yield taxed as qualified.")
+    tax_exempt: bool | None = Field(default=None, description="true: municipal (federally tax-exempt) interest.")
+    expense_ratio: Annotated[float, Field(ge=0.0, le=0.1)] | None = Field(default=None, description="A fraction.")
+    plan_only: bool | None = Field(
+        default=None,
+        description="Only buyable inside employer plans (collective trusts, plan share classes); the security "
+        "master marks known ones.",
     )
 
     def class_split(self) -> dict[str, float]:
@@ -216,6 +228,13 @@ class Lot(StrictModel):
         return self.cost_basis / self.shares
 
 
+PlanKind = Literal[
+    "401k", "403b", "457b", "tsp", "ira", "roth_ira", "sep_ira", "simple_ira", "rollover_ira", "hsa", "529", "brokerage"
+]
+EMPLOYER_PLANS = frozenset({"401k", "403b", "457b", "tsp"})
+"""Plan kinds whose purchases are limited to the plan's fund menu."""
+
+
 class Account(StrictModel):
     id: Annotated[str, Field(min_length=1)]
     type: AccountType
@@ -228,6 +247,17 @@ class Account(StrictModel):
     )
     buyable: list[str] | None = Field(default=None, description="The fund menu; default: every security.")
     tradable: bool = Field(default=True, description="false: held away; counts in the allocation, never trades.")
+    plan: PlanKind | None = Field(
+        default=None,
+        description="The kind of account where menu rules differ: an employer plan (401k, 403b, 457b, tsp) buys "
+        "only from its buyable menu (default: the funds it holds); any other account buys no plan-only fund.",
+    )
+    source: str | None = Field(
+        default=None, description="FORMAT:PATH of a broker export to read the holdings from (docs/import.md)."
+    )
+    broker_account: str | list[str] | None = Field(
+        default=None, description="The account number(s) in broker exports that are this account."
+    )
 
     @property
     def tax_advantaged(self) -> bool:

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from .errors import Problem
 from .risk import classes_without_volatility
-from .scenario import CASH_CLASS, MAX_DOLLARS, MAX_PROJECTED_YEARS, Account, AccountType, Lot, Scenario
+from .scenario import (
+    CASH_CLASS,
+    EMPLOYER_PLANS,
+    MAX_DOLLARS,
+    MAX_PROJECTED_YEARS,
+    Account,
+    AccountType,
+    Lot,
+    Scenario,
+)
 from .simulation_checks import simulation_problems
 from .tax_tables import FIRST_TABLE_YEAR, LAST_TABLE_YEAR
 
@@ -204,7 +213,12 @@ class _Checker:
             for ticker in account.holdings:
                 self.security_ref(f"{base}.holdings.{ticker}", ticker)
             for k, ticker in enumerate(account.buyable or []):
-                self.security_ref(f"{base}.buyable[{k}]", ticker)
+                known = self.security_ref(f"{base}.buyable[{k}]", ticker)
+                if known and account.plan not in EMPLOYER_PLANS and self.s.securities[ticker].plan_only:
+                    self.add(
+                        f"{base}.buyable[{k}]",
+                        f"{ticker} is only offered inside employer plans; remove it or set the account's plan",
+                    )
 
     def household_value(self) -> None:
         """The household's value within MAX_DOLLARS (each field has its own limit; together they could

@@ -70,7 +70,7 @@ def test_a_loss_sale_blocks_purchases_in_its_group_for_31_days(household: Scenar
     out = apply_executions(household, [sale])
     assert out.realized_short == pytest.approx(-400.0)  # 50 × (40 − 48), held since March: short-term
     assert [x.id for x in out.scenario.account("brokerage").lots] == ["gain"]
-    block = wash_windows(out.scenario).buy_blocks["ITOT"]
+    block = wash_windows(out.scenario).buy_blocks[out.scenario.wash_group("ITOT")]
     assert block.until == DAY + dt.timedelta(days=31)
 
 
