@@ -23,6 +23,7 @@ from rebal_opt.solver.check import check as check_scenario
 
 from . import io_commands, render
 from .files import PLOT_SUFFIXES, OutputFile, atomic_write
+from .progress import progress_on_terminal
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -249,10 +250,11 @@ def run_plan(
 
     scenario = load(scenario_path)
     try:
-        if purpose == "yearend":
-            result = solve_yearend(scenario, time_limit=time_limit, mip_gap=mip_gap)
-        else:
-            result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)
+        with progress_on_terminal():
+            if purpose == "yearend":
+                result = solve_yearend(scenario, time_limit=time_limit, mip_gap=mip_gap)
+            else:
+                result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)
     except InfeasiblePlan as exc:
         if as_json:
             emit_json(
@@ -366,7 +368,8 @@ def unwind(
     if scenario.unwind is None:
         fail(EXIT_BAD_INPUT, f"{scenario_path}: unwind: the scenario has no unwind section; add one (docs/unwind.md)")
     try:
-        result = plan_unwind(scenario, time_limit=time_limit, mip_gap=mip_gap)
+        with progress_on_terminal():
+            result = plan_unwind(scenario, time_limit=time_limit, mip_gap=mip_gap)
     except UnwindError as exc:
         if as_json:
             emit_json({"scenario": scenario.label, "status": "infeasible", "message": str(exc)})
@@ -417,7 +420,8 @@ def frontier(
             fail(EXIT_BAD_INPUT, f"--weights: '{weights}' is not a comma-separated list of numbers, e.g. 0,0.5,1,2")
         if not grid or not all(math.isfinite(w) and w >= 0 for w in grid):
             fail(EXIT_BAD_INPUT, "--weights: give one or more weights, each a finite number 0 or more")
-    curve = sweep(scenario, weights=grid, time_limit=time_limit)
+    with progress_on_terminal():
+        curve = sweep(scenario, weights=grid, time_limit=time_limit)
     if plot_path is not None:
         render.plot_frontier(curve, plot_path)
     if as_json:

@@ -16,7 +16,12 @@ import yaml
 from .errors import Problem, ScenarioError
 
 
-class ScenarioLoader(yaml.SafeLoader):
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it: 4× faster on a 20,000-lot file (3.6 against 13.9 CPU
+seconds, bench/peers); the resolvers and constructors below are Python either way."""
+
+
+class ScenarioLoader(_SafeBase):  # type: ignore[misc,valid-type]
     """SafeLoader with YAML 1.2 booleans and duplicate-key detection."""
 
 

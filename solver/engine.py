@@ -19,7 +19,7 @@ import cvxpy as cp
 from rebal_opt.models.result import Result, SolverInfo
 from rebal_opt.models.scenario import Scenario
 
-from . import blocks, objective
+from . import blocks, objective, progress
 from .check import check
 from .data import SCALE, RebalanceData, build_data
 from .highs import DEFAULT_MIP_GAP, SolveOutcome, run_highs
@@ -152,6 +152,19 @@ class SolveLog:
         return built, outcome
 
 
+def _phase_name(options: BuildOptions) -> str:
+    """What a phase solves, in the user's words (progress on the terminal)."""
+    if options.harvest_only:
+        return "harvesting losses (every class in band)"
+    if options.objective == "band_violation":
+        return "least band violation"
+    if not options.allow_sells:
+        return "contributions first (buying only)"
+    if options.soft_bands:
+        return "best plan at the least band violation"
+    return "plan with sales"
+
+
 def _past(deadline: float | None) -> bool:
     return deadline is not None and time.perf_counter() >= deadline
 
@@ -196,6 +209,7 @@ def run_phases(
     notes: list[str] = []
 
     def attempt(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
+        progress.phase(_phase_name(options))
         # Without sales the model is built from arrays with no lots at all: it compiles in a fraction.
         arrays = data if options.allow_sells else data.without_sales()
         options = replace(options, tax_weight_parameter=parametric)

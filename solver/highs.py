@@ -26,6 +26,7 @@ import highspy
 import numpy as np
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_dict
 
+from . import progress
 from .cone import MAX_REFINEMENT_ROUNDS, LazyRows, SecondOrderCone
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
 from .warmstart import Start, relaxation_start
@@ -339,6 +340,8 @@ def solve_compiled(
             compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy, exclusive
         )
         start = _with_prior(compiled, start, prior)
+        if progress.watching():
+            progress.figures("relaxation start", start.objective, start.bound)
         if start.status == "infeasible":
             message = "the LP relaxation is infeasible under every setting of the switches"
             return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
@@ -352,6 +355,9 @@ def solve_compiled(
     lazy.sync(h)
     if start.solution is not None:
         _offer(h, start.solution)
+    if compiled.is_mip and progress.watching():
+        progress.figures("MILP", start.objective, start.bound)
+        h.cbMipInterrupt.subscribe(progress.MipReporter("MILP"))
     status, point, seconds = _run_refined(h, lazy, deadline, compiled.is_mip)
     seconds += start.seconds
     info = h.getInfo()
