@@ -39,6 +39,7 @@ from rebal_opt.models.overrides import apply_overrides
 from rebal_opt.models.result import Result, Trade, UnwindResult
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.models.yaml_io import read_yaml_file
+from rebal_opt.solver.household import starting_shares
 from rebal_opt.solver.verify import verify
 
 from .strategies import Data, scenario_yaml
@@ -167,16 +168,6 @@ def _one_json_object(run: Run) -> tuple[dict[str, Any] | None, Finding | None]:
     return payload, None
 
 
-def _position_shares(scenario: Scenario) -> dict[tuple[str, str], float]:
-    held: dict[tuple[str, str], float] = defaultdict(float)
-    for account in scenario.accounts:
-        for lot in account.lots:
-            held[(account.id, lot.security)] += lot.shares
-        for ticker, shares in account.holdings.items():
-            held[(account.id, ticker)] += shares
-    return held
-
-
 def _whole(shares: float) -> bool:
     return abs(shares - round(shares)) <= SHARE_TOL
 
@@ -191,7 +182,7 @@ def fractional_lot_lines(scenario: Scenario, sales: list[list[Trade]], command: 
     if not scenario.rules.whole_shares:
         return []
     lots = {lot.id: lot.shares for account in scenario.accounts for lot in account.lots}
-    positions = _position_shares(scenario)
+    positions = starting_shares(scenario)
     sold: dict[str, float] = defaultdict(float)
     out = []
     for period, trades in enumerate(sales, start=1):

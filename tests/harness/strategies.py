@@ -686,6 +686,12 @@ def _recent(ctx: Context, **trade: Any) -> None:
     ctx.data.setdefault("recent_trades", []).append(trade)
 
 
+def _recent_loss_sale(draw: st.DrawFn, ctx: Context, account_id: str, ticker: str, gain: float) -> None:
+    """A sale of 10 shares at a loss on a day of the last 30."""
+    day = ctx.as_of - dt.timedelta(days=draw(st.integers(0, WINDOW_DAYS)))
+    _recent(ctx, date=iso(day), account=account_id, security=ticker, action="sell", shares=10.0, realized_gain=gain)
+
+
 def edge_small_sellable_lot(draw: st.DrawFn, ctx: Context) -> None:
     """min_trade 100 and a position whose only sellable lot is worth less (the rest do_not_sell or wash-blocked)."""
     brokerage, ticker = _account_of(ctx, ("taxable",)), _stock(ctx)
@@ -721,15 +727,7 @@ def edge_wash_blocked_menu(draw: st.DrawFn, ctx: Context) -> None:
     into["contribution"] = draw(st.sampled_from([10_000.0, 500.0, 60_000.0]))
     into["buyable"] = [ticker]
     seller = _account_of(ctx, ("taxable",)) or into
-    _recent(
-        ctx,
-        date=iso(ctx.as_of - dt.timedelta(days=draw(st.integers(0, 30)))),
-        account=seller["id"],
-        security=ticker,
-        action="sell",
-        shares=10.0,
-        realized_gain=-1_500.0,
-    )
+    _recent_loss_sale(draw, ctx, seller["id"], ticker, -1_500.0)
     _rules(ctx).update(wash_sales="avoid", contributions_first=True)
 
 
@@ -817,15 +815,7 @@ def edge_ira_loss_sale(draw: st.DrawFn, ctx: Context) -> None:
     ira, ticker = _account_of(ctx, ("tax_deferred", "tax_exempt")), _stock(ctx)
     if ira is None or ticker is None:
         return
-    _recent(
-        ctx,
-        date=iso(ctx.as_of - dt.timedelta(days=draw(st.integers(0, 30)))),
-        account=ira["id"],
-        security=ticker,
-        action="sell",
-        shares=10.0,
-        realized_gain=-2_000.0,
-    )
+    _recent_loss_sale(draw, ctx, ira["id"], ticker, -2_000.0)
     ira["contribution"] = 10_000.0
 
 
