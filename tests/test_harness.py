@@ -17,19 +17,22 @@ Profiles (hypothesis settings), chosen by the environment variable REBAL_OPT_HAR
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from harness.checks import check_household, report
+from harness.checks import TIME_LIMIT, Run, check_file, check_household, check_run, report, run_cli
 from harness.long_run import run as long_run
 from harness.long_run import summary
 from harness.strategies import Data, households, scenario_yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from rebal_opt.cli.main import cli
+from rebal_opt.models.yaml_io import read_yaml_file
 
 PROFILE = os.environ.get("REBAL_OPT_HARNESS", "ci")
 
@@ -98,3 +101,60 @@ def test_long_run() -> None:
     text = summary([log.parent])
     print(text)
     assert "distinct findings: 0" in text, f"{text}\n(households that failed: {log_dir / 'failures'})"
+
+
+# ----------------------------------------------------------------------------------------------------
+# The harness's own checks notice broken plans (else a clean run would prove nothing)
+
+SELFTEST = Path(__file__).parent / "data" / "harness" / "selftest" / "whole-shares.yaml"
+
+
+def findings_of(run: Run, tmp_path: Path) -> set[str]:
+    return {f.kind for f in check_run(run, SELFTEST, read_yaml_file(SELFTEST), tmp_path, TIME_LIMIT)}
+
+
+@pytest.fixture(scope="module")
+def sound_plan() -> Run:
+    run = run_cli("solve", SELFTEST)
+    assert run.exit_code == 0, run.stderr
+    return run
+
+
+def test_a_sound_plan_has_no_findings(tmp_path: Path) -> None:
+    assert not check_file(SELFTEST, workdir=tmp_path).findings
+
+
+def test_a_fractional_lot_line_is_found(sound_plan: Run, tmp_path: Path) -> None:
+    payload = json.loads(sound_plan.stdout)
+    sale = next(t for t in payload["trades"] if t["action"] == "sell")
+    sale["lots"][0]["shares"] -= 0.5
+    sale["lots"].append({**sale["lots"][0], "lot": "B2", "shares": 0.5})
+    found = findings_of(replace(sound_plan, stdout=json.dumps(payload)), tmp_path)
+    assert "fractional lot line under whole_shares" in found
+
+
+def test_a_plan_the_verifier_rejects_is_found(sound_plan: Run, tmp_path: Path) -> None:
+    payload = json.loads(sound_plan.stdout)
+    buy = next(t for t in payload["trades"] if t["action"] == "buy")
+    buy["shares"] += 1000
+    assert any(
+        kind.startswith("verifier: ") for kind in findings_of(replace(sound_plan, stdout=json.dumps(payload)), tmp_path)
+    )
+
+
+def test_two_json_objects_on_stdout_are_found(sound_plan: Run, tmp_path: Path) -> None:
+    doubled = replace(sound_plan, stdout=sound_plan.stdout + sound_plan.stdout)
+    assert findings_of(doubled, tmp_path) == {"stdout is not one JSON object"}
+
+
+def test_a_conflict_that_is_not_real_is_found(tmp_path: Path) -> None:
+    conflict = {"scenario": "x", "status": "infeasible", "conflicts": ["rules.min_trade (100.00)"], "message": "m"}
+    fake = Run("solve", 3, json.dumps(conflict), "error: infeasible: rules.min_trade cannot be met", 0.0)
+    assert findings_of(fake, tmp_path) == {"named conflict is not infeasible"}
+
+
+def test_exit_codes_1_and_2_are_findings(tmp_path: Path) -> None:
+    crash = Run("solve", 1, "", "internal error: KeyError: 'VTI'", 0.0)
+    rejected = Run("solve", 2, "", "error: x.yaml: rules.min_trade: must be at least 0", 0.0)
+    assert findings_of(crash, tmp_path) == {"internal error (exit 1)"}
+    assert findings_of(rejected, tmp_path) == {"valid household rejected (exit 2)"}
