@@ -6,6 +6,14 @@ logged instead of stopping at the first (issue 10: "a long run of at least 10,00
 
 Two processes on two cores: give each its own --seed and --log, then `summary DIR1 DIR2`.
 
+In a working tree others are editing, run it on a snapshot of a commit, so that the engine does not change
+under it mid-run (half-saved files show up as crashes):
+
+    git archive HEAD | tar -x -C /tmp/snap && cd /tmp/snap && python -m venv --system-site-packages .venv \
+        && .venv/bin/pip install --no-deps -e . && cd tests && ../.venv/bin/python -m harness.long_run run ...
+
+A failing household shrinks to a small one with `python -m harness.shrink` (see there).
+
 The log directory holds `households.jsonl` (one line per household: index, exit code per command,
 seconds, findings) and `failures/<key-slug>/<index>.yaml`: the first few households of each distinct
 finding, each a scenario file with the finding in its top comment (the start of a regression file under
