@@ -112,12 +112,14 @@ def flow() -> st.SearchStrategy[float]:
     return st.one_of(st.just(0.0), dollars(100, 50_000), dollars(-30_000, -100))
 
 
-def share_count() -> st.SearchStrategy[float]:
-    return st.one_of(
-        st.integers(1, 400).map(float),
-        st.integers(1, 400_000).map(lambda n: n / 1000),
-        st.sampled_from([0.3, 7.5, 0.0001, 2500.0]),
-    )
+@st.composite
+def share_count(draw: st.DrawFn) -> float:
+    """Whole shares or fractions (three decimals); now and then an edge: 0.3, 7.5, 0.0001, 2,500."""
+    if chance(draw, 8):
+        return draw(st.sampled_from([0.3, 7.5, 0.0001, 2500.0]))
+    if draw(st.booleans()):
+        return float(draw(st.integers(1, 400)))
+    return draw(st.integers(1, 400_000)) / 1000
 
 
 def chance(draw: st.DrawFn, one_in: int) -> bool:
