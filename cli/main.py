@@ -241,6 +241,7 @@ def run_plan(
     mip_gap: float,
     purpose: str,
     orders: dict[str, Any] | None = None,
+    abs_gap: float = 1.0,
 ) -> None:
     """Solve, then render; infeasible and solver failures become their exit codes."""
     # Imported here: cvxpy takes a second to load, and validate/check/schema don't need it.
@@ -254,7 +255,7 @@ def run_plan(
             if purpose == "yearend":
                 result = solve_yearend(scenario, time_limit=time_limit, mip_gap=mip_gap)
             else:
-                result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap)
+                result = solve_scenario(scenario, time_limit=time_limit, mip_gap=mip_gap, abs_gap_dollars=abs_gap)
     except InfeasiblePlan as exc:
         if as_json:
             emit_json(
@@ -276,16 +277,31 @@ def run_plan(
 @cli.command()
 @scenario_argument
 @plan_options
+@click.option(
+    "--abs-gap",
+    type=FiniteFloat(min=0.0, max=1e9),
+    default=1.0,
+    show_default=True,
+    metavar="DOLLARS",
+    help="Absolute optimality gap (dollars of objective) at which the solver also stops: a large household "
+    "may take e.g. 100.",
+)
 @guarded
 def solve(
-    scenario_path: str, as_json: bool, csv_path: str | None, time_limit: float | None, mip_gap: float, **orders: Any
+    scenario_path: str,
+    as_json: bool,
+    csv_path: str | None,
+    time_limit: float | None,
+    mip_gap: float,
+    abs_gap: float,
+    **orders: Any,
 ) -> None:
     """Propose the trades that rebalance SCENARIO: least tracking error plus tax, every rule kept.
 
     Exit codes: 0 a plan (or nothing to do), 2 bad input, 3 infeasible (the conflicting rules are
     named), 4 the solver failed or hit the time limit without a plan.
     """
-    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "rebalance", orders)
+    run_plan(scenario_path, as_json, csv_path, time_limit, mip_gap, "rebalance", orders, abs_gap)
 
 
 @cli.command()

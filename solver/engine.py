@@ -22,7 +22,7 @@ from rebal_opt.models.scenario import Scenario
 from . import blocks, objective, progress
 from .check import check
 from .data import SCALE, RebalanceData, build_data
-from .highs import DEFAULT_MIP_GAP, SolveOutcome, run_highs
+from .highs import ABSOLUTE_GAP, DEFAULT_MIP_GAP, SolveOutcome, run_highs
 from .model import Block, BuildOptions, RebalanceModel
 from .plan import build_result, extract_trades
 from .verify import verify
@@ -90,13 +90,18 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
             chosen.append(blocks.TargetNetRealized())
     quadratic = data.scenario.objective.tracking == "quadratic"
     tracking = objective.QuadraticTracking() if quadratic else objective.AbsoluteTracking()
+    # Tighter wash-sale relaxation through the tracking cone's specific-risk leaves (direct indexing).
+    perspective = [blocks.WashSalePerspective()] if quadratic and rules.wash_sales == "avoid" else []
     if options.objective == "band_violation":
         chosen.append(objective.BandViolationTerm())
         chosen.append(objective.TurnoverTieBreak())
         if rules.max_tracking_error is not None and not period_of_plan:
-            chosen.append(tracking)  # the budget is a rule: it holds while the violation is minimized too
+            # the budget is a rule: it holds while the violation is minimized too
+            chosen += [tracking, *perspective]
         return chosen
     chosen.append(tracking)
+    if not period_of_plan:
+        chosen += perspective
     if yearend is not None:
         chosen.append(objective.YearEndTax())
     elif not period_of_plan and (data.scenario.objective.tax_weight > 0 or options.tax_weight_parameter):
@@ -133,7 +138,12 @@ class SolveLog:
     last: SolveOutcome | None = None
 
     def run(
-        self, data: RebalanceData, options: BuildOptions, time_limit: float | None, mip_gap: float
+        self,
+        data: RebalanceData,
+        options: BuildOptions,
+        time_limit: float | None,
+        mip_gap: float,
+        abs_gap: float = ABSOLUTE_GAP,
     ) -> tuple[BuiltProblem, SolveOutcome]:
         built = build_problem(data, options)
         outcome = run_highs(
@@ -143,6 +153,7 @@ class SolveLog:
             switches=built.model.switches(built.problem),
             cones=built.model.cones,
             exclusive=built.model.exclusive,
+            abs_gap=abs_gap,
         )
         # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
         self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)
@@ -192,6 +203,7 @@ def run_phases(
     purpose: str = "rebalance",
     even_in_band: bool = False,
     parametric: bool = False,
+    abs_gap: float = ABSOLUTE_GAP,
 ) -> PhaseOutcome | None:
     """Phases 2–5 of the module docstring; None when there is nothing to do (phase 1), unless
     `even_in_band` (the frontier asks what trading would buy even when no rebalance is due).
@@ -213,7 +225,7 @@ def run_phases(
         # Without sales the model is built from arrays with no lots at all: it compiles in a fraction.
         arrays = data if options.allow_sells else data.without_sales()
         options = replace(options, tax_weight_parameter=parametric)
-        built, outcome = log.run(arrays, options, _deadline_left(deadline), mip_gap)
+        built, outcome = log.run(arrays, options, _deadline_left(deadline), mip_gap, abs_gap)
         if outcome.status == "failed":
             raise SolverFailure(f"HiGHS failed: {outcome.message}", time_limit=_past(deadline))
         return built, outcome
@@ -235,6 +247,7 @@ def solve(
     mip_gap: float = DEFAULT_MIP_GAP,
     purpose: str = "rebalance",
     even_in_band: bool = False,
+    abs_gap_dollars: float = ABSOLUTE_GAP * SCALE,
 ) -> Result:
     """Solve the household rebalance; every returned plan has passed the independent verifier.
 
@@ -246,7 +259,9 @@ def solve(
     """
     start = time.perf_counter()
     try:
-        phases = run_phases(scenario, time_limit, mip_gap, purpose, even_in_band=even_in_band)
+        phases = run_phases(
+            scenario, time_limit, mip_gap, purpose, even_in_band=even_in_band, abs_gap=abs_gap_dollars / SCALE
+        )
     except SolverFailure as exc:
         fallback = _trade_nothing(scenario, exc, time.perf_counter() - start, purpose)
         if fallback is None:

@@ -210,7 +210,7 @@ def _columns_of(var_to_col: dict[int, int], variable: cp.Variable) -> np.ndarray
     return np.arange(first, first + variable.size)
 
 
-def highs_options(mip_gap: float) -> dict[str, object]:
+def highs_options(mip_gap: float, abs_gap: float = ABSOLUTE_GAP) -> dict[str, object]:
     """Options of every HiGHS run on a rebalance model.
 
     The tax encoding's settings (tighter feasibility, no feasibility-jump heuristic) were measured in
@@ -220,7 +220,7 @@ def highs_options(mip_gap: float) -> dict[str, object]:
     return {
         **TAX_HIGHS_OPTIONS,
         "mip_rel_gap": mip_gap,
-        "mip_abs_gap": ABSOLUTE_GAP,
+        "mip_abs_gap": abs_gap,
         "random_seed": 0,
         "output_flag": verbose,
     }
@@ -233,11 +233,14 @@ def relative_gap(objective: float, bound: float) -> float:
     return abs(objective - bound) / abs(objective)
 
 
-def within_gap(objective: float | None, bound: float | None, mip_gap: float) -> bool:
-    """HiGHS's stopping rule: objective − bound within the relative gap or the absolute gap (a dollar)."""
+def within_gap(
+    objective: float | None, bound: float | None, mip_gap: float, abs_gap: float = ABSOLUTE_GAP
+) -> bool:
+    """HiGHS's stopping rule: objective − bound within the relative gap or the absolute gap (k$; a dollar
+    unless the caller says otherwise)."""
     if objective is None or bound is None:
         return False
-    return objective - bound <= max(ABSOLUTE_GAP, mip_gap * abs(objective))
+    return objective - bound <= max(abs_gap, mip_gap * abs(objective))
 
 
 def run_highs(
@@ -249,6 +252,7 @@ def run_highs(
     switches: Sequence[cp.Variable] = (),
     cones: Sequence[SecondOrderCone] = (),
     exclusive: Sequence[cp.Variable] = (),
+    abs_gap: float = ABSOLUTE_GAP,
 ) -> SolveOutcome:
     """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
 
@@ -273,6 +277,7 @@ def run_highs(
                 prior,
                 compiled.binary_columns(switches),
                 compiled.binary_columns(exclusive),
+                abs_gap,
             )
     except (cp.error.SolverError, ValueError) as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
@@ -325,6 +330,7 @@ def solve_compiled(
     prior: np.ndarray | None = None,
     switches: np.ndarray | None = None,
     exclusive: np.ndarray | None = None,
+    abs_gap: float = ABSOLUTE_GAP,
 ) -> SolveOutcome:
     """Solve a compiled problem (the caller keeps stdout safe); fills the cvxpy variables when a plan exists.
 
@@ -332,7 +338,7 @@ def solve_compiled(
     answer (status optimal, no MILP run). Otherwise HiGHS solves the MILP from that start. If HiGHS then
     stops without a plan of its own (time, or a failed final check) the start is returned, with its gap.
     """
-    options = highs_options(mip_gap)
+    options = highs_options(mip_gap, abs_gap)
     common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
     start = Start("none")
     if compiled.is_mip and warm_start:
@@ -345,8 +351,8 @@ def solve_compiled(
         if start.status == "infeasible":
             message = "the LP relaxation is infeasible under every setting of the switches"
             return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
-        if start.status == "found" and _proven(compiled, start, mip_gap):
-            return _start_outcome(compiled, start, start.seconds, mip_gap, "", common)
+        if start.status == "found" and _proven(compiled, start, mip_gap, abs_gap):
+            return _start_outcome(compiled, start, start.seconds, mip_gap, "", common, abs_gap)
     h = highspy.Highs()
     for name, value in options.items():
         h.setOptionValue(name, value)
@@ -372,13 +378,13 @@ def solve_compiled(
             bound = max(bound, start.bound)
         if start.status == "found" and start.objective is not None and start.objective < value:
             # HiGHS kept a plan worse than its start in true terms (its cone values were approximate).
-            return _start_outcome(compiled, replace(start, bound=bound), seconds, mip_gap, "", common)
+            return _start_outcome(compiled, replace(start, bound=bound), seconds, mip_gap, "", common, abs_gap)
         gap = relative_gap(value, bound)
         objective = _unpack(compiled, plan, value, seconds, h)
         # Optimal means proven: the plan's true objective within the gap of a valid bound, whatever HiGHS's
         # own status says about the point it was given or found.
         allowance = lazy.allowance(plan, np.asarray(compiled.lp.col_cost_))
-        label = "optimal" if within_gap(value - allowance, bound, mip_gap) else "time_limit"
+        label = "optimal" if within_gap(value - allowance, bound, mip_gap, abs_gap) else "time_limit"
         return SolveOutcome(label, 0.0, seconds, gap, objective, start=origin, bound=bound, **common)
     if status == highspy.HighsModelStatus.kInfeasible:
         return SolveOutcome("infeasible", 0.0, seconds, None, None, **common)
@@ -386,7 +392,8 @@ def solve_compiled(
         milp_bound = float(info.mip_dual_bound) if compiled.is_mip else -math.inf
         if math.isfinite(milp_bound) and start.bound is not None and milp_bound > start.bound:
             start = replace(start, bound=milp_bound)
-        return _start_outcome(compiled, start, seconds, mip_gap, f"HiGHS stopped with {status.name}", common)
+        message = f"HiGHS stopped with {status.name}"
+        return _start_outcome(compiled, start, seconds, mip_gap, message, common, abs_gap)
     message = "no plan found within the time limit" if status in _LIMITS else f"HiGHS status {status.name}"
     return SolveOutcome("failed", 0.0, seconds, None, None, message, **common)
 
@@ -426,11 +433,11 @@ def _has_primal(h: highspy.Highs) -> bool:
     return h.getInfo().primal_solution_status == 2
 
 
-def _proven(compiled: CompiledProblem, start: Start, mip_gap: float) -> bool:
+def _proven(compiled: CompiledProblem, start: Start, mip_gap: float, abs_gap: float = ABSOLUTE_GAP) -> bool:
     """The start's true objective is within the gap of its bound, give or take the cones' tolerance."""
     assert start.solution is not None and start.objective is not None
     allowance = compiled.lazy.allowance(start.solution, np.asarray(compiled.lp.col_cost_))
-    return within_gap(start.objective - allowance, start.bound, mip_gap)
+    return within_gap(start.objective - allowance, start.bound, mip_gap, abs_gap)
 
 
 def _offer(h: highspy.Highs, point: np.ndarray) -> None:
@@ -441,13 +448,19 @@ def _offer(h: highspy.Highs, point: np.ndarray) -> None:
 
 
 def _start_outcome(
-    compiled: CompiledProblem, start: Start, seconds: float, mip_gap: float, message: str, common: dict[str, Any]
+    compiled: CompiledProblem,
+    start: Start,
+    seconds: float,
+    mip_gap: float,
+    message: str,
+    common: dict[str, Any],
+    abs_gap: float = ABSOLUTE_GAP,
 ) -> SolveOutcome:
     """The relaxation start as the answer: optimal when within the gap of the relaxation's bound."""
     assert start.solution is not None and start.objective is not None and start.bound is not None
     gap = relative_gap(start.objective, start.bound)
     objective = _unpack(compiled, start.solution, start.objective, seconds)
-    label = "optimal" if _proven(compiled, start, mip_gap) else "time_limit"
+    label = "optimal" if _proven(compiled, start, mip_gap, abs_gap) else "time_limit"
     return SolveOutcome(label, 0.0, seconds, gap, objective, message, start=start.method, bound=start.bound, **common)
 
 

@@ -56,6 +56,8 @@ class RebalanceModel:
     tax_weight: cp.Parameter | float = 1.0  # objective.tax_weight, or a Parameter (BuildOptions)
     permissions: list[cp.Variable] = field(default_factory=list)  # binaries that let a trade happen
     exclusive: list[cp.Variable] = field(default_factory=list)  # permissions whose 1 forbids something too
+    group_bought: dict[str, cp.Expression] = field(default_factory=dict)  # wash group -> its binary β_g
+    specific_leaves: dict[int, tuple[cp.Expression, float]] = field(default_factory=dict)  # class -> (leaf, √s)
     cones: list[Any] = field(default_factory=list)  # SecondOrderCone terms, refined on demand (solver/cone.py)
     tracking_error: cp.Expression | None = None  # k$: W·TE of the plan (objective term or budgeted)
     _cache: dict[str, Any] = field(default_factory=dict)

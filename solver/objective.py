@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from rebal_opt.models.risk import ClassRisk, class_risk
-from rebal_opt.models.scenario import Scenario
+from rebal_opt.models.scenario import Scenario, YearEnd
 
 from .cone import SecondOrderCone
 from .data import SCALE, RebalanceData
@@ -91,6 +91,14 @@ class QuadraticTracking:
         )
         model.constraints += cone.constraints
         model.cones.append(cone)
+        if risk.factors is not None:
+            # The specific-risk rows of M follow the factor rows: leaf k + j is class specific[j]'s.
+            specific = np.flatnonzero(risk.factors.specific > 0)
+            first = factor.shape[0] - len(specific)
+            model.specific_leaves = {
+                int(c): (cone.values[first + j], float(np.sqrt(risk.factors.specific[c])))
+                for j, c in enumerate(specific)
+            }
         budget = tracking_budget(model)
         model.tracking_error = cone.top
         if budget is not None:
@@ -208,26 +216,125 @@ def _gain_bounds(d: RebalanceData) -> tuple[tuple[float, float], tuple[float, fl
 class YearEndTax:
     """Year-end planning: this year's tax + next year's + the present value of the tax left for later.
 
-        tax_weight·[ (T₁(S, L) − T₁⁰) + (T₂(−c_S, −c_L) − T₂⁰) − ρ·(S + L) ]
+        tax_weight·[ (T₁(S, L) − T₁⁰) + (T₂(−c_S, −c_L) − T₂⁰) − ρ·Λ − κ ]
 
     T₁ is this year's exact tax of the plan's results S, L (encoded with pinned carryforwards c_S, c_L);
     T₂ is next year's exact tax given the expected next-year results, with this year's carryforward
     entering as short/long losses (Schedule D nets carryforwards exactly like losses of the same term).
     ρ = future long-term rate / (1 + discount)^years: a dollar realized now is a dollar of basis stepped up
-    (gain) or down (loss), so it moves the tax paid when the position is finally sold by ρ. This is why a
-    gain taxed at 0% is worth harvesting exactly up to the top of the 0% band, and why a loss is worth
-    harvesting when this year's saving beats its later cost.
+    (gain) or down (loss), so it moves the tax paid when the position is finally sold by ρ.
+
+    Λ ≤ 0 is the plan's realized losses: each costs ρ later, which is why a loss is harvested only when
+    the two years' saving beats that cost. κ is the step-up credit of the plan's realized gains Γ ≥ 0:
+
+    * by default a gain earns ρ only while it is free — there is no carryforward for it to use up, the
+      two years' tax is not above the tax without the plan, and the plan sells no loss (whose value the
+      gain would take): κ ≤ ρ·Γ and κ ≤ ρ·Γ_max·z with one binary z that, when set, imposes the last two
+      (the first is known before the solve: free_gains_possible; without it κ = 0 and there is no z).
+      So a gain taxed at 0% is harvested exactly up to the top of the 0% band, and a gain that would raise
+      the two years' tax is never realized for its step-up (it is realized only when rebalancing needs it);
+    * with `yearend.pay_tax_for_step_up` κ = ρ·Γ: a gain is realized whenever its two-year tax per dollar
+      is below ρ (paying tax now for a higher basis later);
+    * with `yearend.harvest_gains: false` κ = 0.
     """
 
     name: str = "year-end tax"
 
     def add(self, model: RebalanceModel) -> None:
         s = model.data.scenario
-        assert s.yearend is not None
+        yearend = s.yearend
+        assert yearend is not None
         total, base = two_year_tax(model)
         deferred = deferred_rate(s)
-        weight = s.objective.tax_weight
-        model.objective_terms["tax"] = weight * (total - base - deferred * (model.realized_short + model.realized_long))
+        later: cp.Expression
+        if yearend.harvest_gains and pays_tax_for_step_up(yearend):
+            # Every realized dollar moves the basis, gain or loss: −ρ·(Γ + Λ) = −ρ·(S + L).
+            later = -deferred * (model.realized_short + model.realized_long)
+        else:
+            gains, losses = _realized_gains_and_losses(model)
+            later = -deferred * losses
+            if yearend.harvest_gains and gains is not None and free_gains_possible(s):
+                later = later - _free_gain_credit(model, total - base, gains, losses, deferred)
+        model.objective_terms["tax"] = s.objective.tax_weight * (total - base + later)
+
+
+def pays_tax_for_step_up(yearend: YearEnd) -> bool:
+    """yearend.pay_tax_for_step_up (default false).
+
+    Read with getattr until models/scenario.py's YearEnd declares the field (requested from the lead)."""
+    return bool(getattr(yearend, "pay_tax_for_step_up", False))
+
+
+def _realized_gains_and_losses(model: RebalanceModel) -> tuple[cp.Variable | None, cp.Expression | float]:
+    """Γ ≥ 0 and Λ ≤ 0 (k$): the plan's realized gains and losses, each one variable pinned to its sum over
+    the taxable lots (as model.realized_short). Γ is None when no lot could be sold at a gain."""
+    d = model.data
+    ratio = d.unit_gain_ratio
+    gain_units, loss_units = np.flatnonzero(ratio > 0), np.flatnonzero(ratio < 0)
+    losses: cp.Expression | float = 0.0
+    if len(loss_units):
+        losses = cp.Variable(nonpos=True, name="realized_losses")
+        model.constraints.append(losses == ratio[loss_units] @ model.sell[loss_units])
+    if not len(gain_units) or not (d.unit_value[gain_units] > 0).any():
+        return None, losses
+    gains = cp.Variable(nonneg=True, name="realized_gains")
+    model.constraints.append(gains == ratio[gain_units] @ model.sell[gain_units])
+    return gains, losses
+
+
+FREE_GAIN_PROBE = 100.0
+"""Dollars of gain realized to see whether the household's first gains are taxed at all (free_gains_possible)."""
+
+
+def free_gains_possible(scenario: Scenario) -> bool:
+    """Whether a gain could be free for this household: no carryforward to use up (a gain nets against it
+    first), and this year's first $100 of short- or long-term gain adds no tax (the tax only grows with
+    gains, so if the first dollars are taxed every gain is; with no carryforward next year is unchanged).
+    When not, the step-up credit is 0 and the model needs no binary for it."""
+    if sum(carryforward_without_plan(scenario)) > 0:
+        return False
+    this_year = situation_from_scenario(scenario)
+    without = evaluate_tax(this_year).total_tax
+    probes = ((FREE_GAIN_PROBE, 0.0), (0.0, FREE_GAIN_PROBE))
+    return any(tax_with_gains(this_year, *probe).total_tax <= without + 1e-6 for probe in probes)
+
+
+def _free_gain_credit(
+    model: RebalanceModel,
+    added_tax: cp.Expression,
+    gains: cp.Variable,
+    losses: cp.Expression | float,
+    deferred: float,
+) -> cp.Variable:
+    """κ (k$): ρ per dollar of realized gain, earned only when the binary `free_gains` is set, which imposes
+    that the plan adds no tax over the two years and sells no loss. (free_gains_possible has made sure
+    there is no carryforward for a gain to use up, so next year's tax moves only with the plan's losses.)
+
+    Big-M's from the household: the most tax the plan could add (every gain sold, no carryforward left
+    next year), every gain and every loss there is."""
+    d = model.data
+    s = d.scenario
+    value = d.unit_gain_ratio * d.unit_value
+    most_gain = float(value[value > 0].sum())
+    most_loss = float(-value[value < 0].sum())
+    this_year = situation_from_scenario(s)
+    short_bounds, long_bounds = _gain_bounds(d)
+    most_added = (
+        tax_with_gains(this_year, short_bounds[1] * SCALE, long_bounds[1] * SCALE).total_tax
+        + evaluate_tax(with_carryforward(next_year_situation(s), 0.0, 0.0)).total_tax
+        - evaluate_tax(this_year).total_tax
+        - evaluate_tax(with_carryforward(next_year_situation(s), *carryforward_without_plan(s))).total_tax
+    ) / SCALE + 1.0
+    free = cp.Variable(boolean=True, name="free_gains")
+    credit = cp.Variable(nonneg=True, name="step_up_credit")
+    model.constraints += [
+        credit <= deferred * gains,
+        credit <= deferred * most_gain * free,
+        added_tax <= most_added * (1 - free),
+    ]
+    if most_loss > 0:
+        model.constraints.append(-losses <= most_loss * (1 - free))
+    return credit
 
 
 def two_year_tax(model: RebalanceModel) -> tuple[cp.Expression, float]:
