@@ -10,7 +10,6 @@ accounts need lots with dates and cost; tax-advantaged accounts take positions. 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rebal_opt.models.loading import parse_scenario
-from rebal_opt.models.scenario import Scenario
+from rebal_opt.models.scenario import Scenario, new_lot_id
 from rebal_opt.models.securities import complete_securities
 from rebal_opt.models.yaml_io import read_yaml_file
 
@@ -56,16 +55,6 @@ def _policy_account(policy_accounts: list[dict[str, Any]], number: str) -> dict[
         if account.get("id") == number:
             return account
     return None
-
-
-def _lot_id(taken: set[str], account_id: str, security: str, acquired: dt.date) -> str:
-    base = f"{account_id}-{security}-{acquired:%Y%m%d}"
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    taken.add(candidate)
-    return candidate
 
 
 def import_scenario(
@@ -157,7 +146,7 @@ def import_scenario(
                 if lot_id:
                     taken.add(lot_id)
                 entry: dict[str, Any] = {
-                    "id": lot_id or _lot_id(taken, str(account["id"]), lot.security, lot.acquired),
+                    "id": lot_id or new_lot_id(taken, str(account["id"]), lot.security, lot.acquired),
                     "security": lot.security,
                     "shares": lot.shares,
                     "cost_total": round(lot.cost_basis, 6),

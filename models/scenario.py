@@ -93,6 +93,18 @@ def auto_lot_id(account_id: str, n: int) -> str:
     return f"{account_id}:{n}"
 
 
+def new_lot_id(taken: set[str], account_id: str, security: str, acquired: dt.date) -> str:
+    """An id for a lot made by a program (an imported lot without one, a recorded purchase):
+    `<account>-<security>-<YYYYMMDD>`, with `-2`, `-3`, ... when taken; the id is added to `taken`."""
+    base = f"{account_id}-{security}-{acquired:%Y%m%d}"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
 class StrictModel(BaseModel):
     """Base of every scenario model: unknown keys are rejected (a typo must fail loudly)."""
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rebal_opt.models.loading import parse_scenario
-from rebal_opt.models.scenario import Scenario
+from rebal_opt.models.scenario import Scenario, new_lot_id
 
 from .lots import holding_term
 from .tax.evaluate import evaluate_tax
@@ -66,16 +66,6 @@ class ExecutionOutcome:
     realized_short: float = 0.0
     realized_long: float = 0.0
     new_lots: list[str] = field(default_factory=list)
-
-
-def _lot_id(taken: set[str], account: str, fill: Execution) -> str:
-    base = f"{account}-{fill.date:%Y%m%d}-{fill.security}"
-    candidate, n = base, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{base}-{n}"
-    taken.add(candidate)
-    return candidate
 
 
 def apply_executions(
@@ -137,7 +127,7 @@ def apply_executions(
         else:
             account["cash"] = account.get("cash", 0.0) - amount - fill.commission
             if taxable:
-                lot_id = _lot_id(taken, fill.account, fill)
+                lot_id = new_lot_id(taken, fill.account, fill.security, fill.date)
                 lot = {
                     "id": lot_id,
                     "security": fill.security,
