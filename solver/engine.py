@@ -388,10 +388,13 @@ def _soft_bands(
             if outcome.has_plan:
                 return built, outcome
     if scenario.rules.contributions_first:
-        built, outcome = attempt(replace(plan, cash_spent=True))
-        if outcome.has_plan:
-            return built, outcome
-        plan = replace(plan, cash_spent=True, cash_stuck=True)
+        for rule in (replace(plan, cash_spent=True), replace(plan, cash_spent=True, cash_stuck=True)):
+            built, outcome = attempt(rule)
+            if outcome.has_plan:
+                return built, outcome
+        notes.append(
+            "contributions first could not be kept at the least band violation; some new cash stays uninvested"
+        )
     built, outcome = attempt(plan)
     if not outcome.has_plan:
         raise SolverFailure("the best plan at the least band violation could not be found")

@@ -358,7 +358,9 @@ def wash_conflicts(scenario: Scenario, result: Result) -> list[str]:
                     buys.append(f"{r.security} bought in {r.account} on {r.date}")
             for other_account in scenario.accounts:
                 for other in other_account.lots:
-                    if other.id != lot.id and group(other.security) == g and other.acquired >= AS_OF - WINDOW:
+                    # an inherited lot was not bought (IRC §1091)
+                    bought = not other.inherited and other.acquired >= AS_OF - WINDOW
+                    if other.id != lot.id and group(other.security) == g and bought:
                         buys.append(f"lot {other.id} of {other.security} acquired {other.acquired}")
             for p in scenario.planned_purchases:
                 if group(p.security) == g and AS_OF <= p.date <= AS_OF + WINDOW:
@@ -368,7 +370,9 @@ def wash_conflicts(scenario: Scenario, result: Result) -> list[str]:
         if trade.action != "buy":
             continue
         for r in scenario.recent_trades:
-            loss = r.action == "sell" and r.realized_gain is not None and r.realized_gain < 0
+            # a sale below cost realizes a loss only in a taxable account (none exists in an IRA or a Roth)
+            taxable = not scenario.account(r.account).tax_advantaged
+            loss = r.action == "sell" and r.realized_gain is not None and r.realized_gain < 0 and taxable
             if loss and group(r.security) == group(trade.security) and AS_OF - WINDOW <= r.date <= AS_OF:
                 problems.append(f"buy {trade.security} in {trade.account}; {r.security} sold at a loss on {r.date}")
     return problems
