@@ -9,6 +9,8 @@ carryforward with and without the plan.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from rebal_opt.models.result import (
     CarryforwardNextYear,
     Result,
@@ -28,40 +30,70 @@ LOSS_HARVEST = "loss harvest"
 LOSS_SUBSTITUTE = "loss harvest (substitute)"
 GAIN_HARVEST = "gain harvest"
 GAIN_BUY_BACK = "gain harvest (buy back)"
+GAIN_REINVEST = "gain harvest (reinvest)"
 REBALANCE = "rebalance"
 
 
 def label_trades(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
-    """Each trade with its reason.
+    """Each trade with its reason, from what the trades do.
 
-    A taxable sale whose lots are all losses is a loss harvest, and purchases in the same asset class in
-    another wash group are its substitute; a taxable sale of gain lots bought back in the same account is
-    a gain harvest (basis step-up); anything else rebalances.
+    * A taxable sale whose lots are all losses is a loss harvest; purchases in its account, in one of its
+      asset classes and another wash group, are its substitute (a purchase elsewhere rebalances).
+    * A taxable sale with gains is a gain harvest (a basis step-up) when it does not move the allocation:
+      the same security is bought back in the account (buy back), or the account does not sell any of the
+      sale's asset classes on net — its proceeds are reinvested in those classes there (reinvest).
+    * Anything else rebalances: a sale with gains is "rebalance" only when its account sells one of its
+      classes on net (beyond what whole shares leave over).
     """
     bought = {(t.account, t.security) for t in trades if t.action == "buy"}
-    harvested_classes: set[str] = set()
+    moved = _classes_sold_on_net(scenario, trades)
+    harvested_classes: set[tuple[str, str]] = set()  # (account, asset class) of loss harvests
     harvested_groups: set[str] = set()
     reasons: dict[int, str] = {}
     for i, t in enumerate(trades):
         if t.action != "sell" or not t.lots:
             continue
+        classes = set(scenario.securities[t.security].class_split())
         if all(lot.gain < 0 for lot in t.lots):
             reasons[i] = LOSS_HARVEST
-            harvested_classes |= set(scenario.securities[t.security].class_split())
+            harvested_classes |= {(t.account, c) for c in classes}
             harvested_groups.add(scenario.wash_group(t.security))
-        elif all(lot.gain >= 0 for lot in t.lots) and (t.account, t.security) in bought:
+        elif (t.account, t.security) in bought or not classes & moved[t.account]:
             reasons[i] = GAIN_HARVEST
-    gain_harvested = {(trades[i].account, trades[i].security) for i, r in reasons.items() if r == GAIN_HARVEST}
+    gain_harvests = [trades[i] for i, r in reasons.items() if r == GAIN_HARVEST]
+    bought_back = {(t.account, t.security) for t in gain_harvests}
+    reinvested = {(t.account, c) for t in gain_harvests for c in scenario.securities[t.security].class_split()}
     for i, t in enumerate(trades):
         if t.action != "buy":
             continue
-        if (t.account, t.security) in gain_harvested:
+        classes = set(scenario.securities[t.security].class_split())
+        if (t.account, t.security) in bought_back:
             reasons[i] = GAIN_BUY_BACK
-        elif scenario.wash_group(t.security) not in harvested_groups and harvested_classes & set(
-            scenario.securities[t.security].class_split()
+        elif scenario.wash_group(t.security) not in harvested_groups and any(
+            (t.account, c) in harvested_classes for c in classes
         ):
             reasons[i] = LOSS_SUBSTITUTE
+        elif any((t.account, c) in reinvested for c in classes):
+            reasons[i] = GAIN_REINVEST
     return [t.model_copy(update={"reason": reasons.get(i, REBALANCE)}) for i, t in enumerate(trades)]
+
+
+def _classes_sold_on_net(scenario: Scenario, trades: list[Trade]) -> dict[str, set[str]]:
+    """Per account, the asset classes it sells more of than it buys (dollars, by each security's class
+    split), beyond one share of the largest purchase in the class (what whole shares can leave over)."""
+    net: dict[tuple[str, str], float] = defaultdict(float)
+    grain: dict[tuple[str, str], float] = defaultdict(lambda: 0.01)
+    for t in trades:
+        for asset_class, fraction in scenario.securities[t.security].class_split().items():
+            key = (t.account, asset_class)
+            net[key] += fraction * (t.amount if t.action == "sell" else -t.amount)
+            if t.action == "buy":
+                grain[key] = max(grain[key], fraction * t.price)
+    out: dict[str, set[str]] = defaultdict(set)
+    for (account, asset_class), sold in net.items():
+        if sold > grain[(account, asset_class)]:
+            out[account].add(asset_class)
+    return out
 
 
 def year_end_summary(scenario: Scenario, result: Result) -> YearEndSummary:

@@ -176,15 +176,20 @@ def test_the_plan_is_no_worse_than_a_baseline_that_keeps_its_rules(wash: UnwindR
         assert wash.totals.present_value <= baseline.present_value * 1.001 + 0.01
 
 
-def test_equal_installments_carry_what_a_quarter_cannot_sell() -> None:
+def equal_installments_by_hand_rules(total: float) -> list[dict[str, float]]:
+    """The equal-installment baseline of wash-blocked-loss.yaml, with the lots each quarter may sell given
+    by hand (LOSS not in the first quarter, KEEP never)."""
     scenario = load_scenario(WASH)
     assert scenario.unwind is not None
     periods = plan_periods(scenario, scenario.unwind)
     sellable = [FIRST_QUARTER, *[LATER_QUARTERS] * 3]
+    return baseline_equal_installments(scenario, scenario.unwind, periods, sellable, total)
+
+
+def test_equal_installments_carry_what_a_quarter_cannot_sell() -> None:
     # 1318 shares: 329 a quarter, the last 331. Q1 sells DRIP and 309 of OLD; Q2 LOSS (highest basis,
     # now free) and 29 of OLD; Q3 and Q4 the rest of OLD.
-    schedule = baseline_equal_installments(scenario, scenario.unwind, periods, sellable, 1318)
-    assert schedule == [
+    assert equal_installments_by_hand_rules(1318) == [
         {"DRIP": 20, "OLD": 309},
         {"LOSS": 300, "OLD": 29},
         {"OLD": 329},
@@ -193,14 +198,9 @@ def test_equal_installments_carry_what_a_quarter_cannot_sell() -> None:
 
 
 def test_an_installment_below_min_trade_waits() -> None:
-    scenario = load_scenario(WASH)
-    assert scenario.unwind is not None
-    periods = plan_periods(scenario, scenario.unwind)
-    sellable = [FIRST_QUARTER, *[LATER_QUARTERS] * 3]
     # 12 shares, 3 a quarter: $300 is under min_trade ($500), so a quarter's 3 shares wait for the next;
     # 6 shares ($600) are sold, from the highest basis the quarter may sell.
-    schedule = baseline_equal_installments(scenario, scenario.unwind, periods, sellable, 12)
-    assert schedule == [{}, {"LOSS": 6}, {}, {"LOSS": 6}]
+    assert equal_installments_by_hand_rules(12) == [{}, {"LOSS": 6}, {}, {"LOSS": 6}]
 
 
 @pytest.mark.parametrize(
