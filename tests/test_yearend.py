@@ -239,7 +239,10 @@ def test_gains_the_bands_need_are_sold_and_called_rebalance() -> None:
     assert_reasons_match_roles(scenario, result)
 
 
-YEAREND_FILES = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted(DATA.glob("*.yaml"))
+# David and the carryforward household run the same checks above.
+YEAREND_FILES = [
+    p for p in sorted((ROOT / "scenarios").glob("*.yaml")) + sorted(DATA.glob("*.yaml")) if p not in (DAVID, STEP_UP)
+]
 
 
 @pytest.mark.parametrize("path", YEAREND_FILES, ids=[p.stem for p in YEAREND_FILES])
