@@ -55,7 +55,7 @@ def assert_no_findings(data: Data, commands: list[str]) -> None:
         pytest.fail(report(outcome, data), pytrace=False)
 
 
-@settings(CI, max_examples=200)
+@settings(CI, max_examples=100)
 @given(households())
 def test_generated_households_are_valid(data: Data) -> None:
     """Every household the generator writes passes `rebal-opt validate` (cheap: no solve), so an exit 2
@@ -68,26 +68,26 @@ def test_generated_households_are_valid(data: Data) -> None:
         pytest.fail(f"{result.stderr}\nhousehold:\n{scenario_yaml(data)}", pytrace=False)
 
 
-@settings(CI, max_examples=150)
+@settings(CI, max_examples=100)
 @given(households(yearend=False, unwind=False))
 def test_solve_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["solve"])
 
 
-@settings(CI, max_examples=40)
+@settings(CI, max_examples=30)
 @given(households(yearend=True, unwind=False))
 def test_yearend_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["yearend"])
 
 
-@settings(CI, max_examples=30)
+@settings(CI, max_examples=25)
 @given(households(yearend=False, unwind=True))
 def test_unwind_on_generated_households(data: Data) -> None:
     assume("unwind" in data)  # drawn only when a tradable account holds something
     assert_no_findings(data, ["unwind"])
 
 
-@settings(CI, max_examples=20)
+@settings(CI, max_examples=15)
 @given(households(yearend=False, unwind=False, whatif=True))
 def test_whatif_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["whatif"])
