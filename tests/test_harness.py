@@ -158,3 +158,17 @@ def test_exit_codes_1_and_2_are_findings(tmp_path: Path) -> None:
     rejected = Run("solve", 2, "", "error: x.yaml: rules.min_trade: must be at least 0", 0.0)
     assert findings_of(crash, tmp_path) == {"internal error (exit 1)"}
     assert findings_of(rejected, tmp_path) == {"valid household rejected (exit 2)"}
+
+
+def test_a_conflict_that_is_not_minimal_is_found(tmp_path: Path) -> None:
+    """withdrawal-conflict.yaml is infeasible for do_not_sell and the withdrawal; naming wash_sales too
+    is not minimal: relaxing it still leaves no plan."""
+    path = Path(__file__).parent / "data" / "solve" / "withdrawal-conflict.yaml"
+    run = run_cli("solve", path)
+    assert run.exit_code == 3
+    payload = json.loads(run.stdout)
+    payload["conflicts"].append("rules.wash_sales (avoid)")
+    padded = replace(run, stdout=json.dumps(payload))
+    found = check_run(padded, path, read_yaml_file(path), tmp_path, TIME_LIMIT, minimal=True)
+    assert {f.kind for f in found} == {"named conflict is not minimal"}
+    assert not check_run(run, path, read_yaml_file(path), tmp_path, TIME_LIMIT, minimal=True)

@@ -13,7 +13,9 @@ short `--time-limit`), and `yearend` / `unwind` / `whatif` when the file has tha
   sells the lot whole (a lot that is itself fractional) — checked here, not by the product;
 * exit 3: the conflict named is really infeasible: the household with every rule *not* named relaxed
   (how each rule is relaxed mirrors solver/engine.py `_relaxations`, plus `rules.max_tracking_error`)
-  still gets exit 3 from the same command;
+  still gets exit 3 from the same command; with `minimal` (the long run), relaxing any one named rule as
+  well gets a plan (exit 0), as the engine claims; an exit 3 for a time limit without a plan is a finding
+  (that is exit 4);
 * exit 4: nothing on stdout.
 """
 
@@ -348,9 +350,24 @@ def relax_all_but(data: Data, named: list[str]) -> tuple[Data, list[str]]:
     return relaxed, done
 
 
-def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float) -> list[Finding]:
+def _rerun(run: Run, data: Data, workdir: Path, time_limit: float, name: str) -> Run:
+    path = workdir / f"{name}-{run.command}.yaml"
+    path.write_text(scenario_yaml(data), encoding="utf-8")
+    return run_cli(run.command, path, time_limit)
+
+
+def _broken(again: Run, where: str) -> list[Finding]:
+    """Exit 1 or 2 on a relaxed household is a finding of its own."""
+    if again.exit_code not in (1, 2):
+        return []
+    finding = _internal_error(again) if again.exit_code == 1 else _rejected(again)
+    return [Finding(finding.command, f"{finding.kind} [{where}]", finding.message, finding.key)]
+
+
+def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float, minimal: bool = False) -> list[Finding]:
     """Exit 3 of solve or yearend: one JSON object naming the conflict; with every other rule relaxed
-    the same command still finds no plan."""
+    the same command still finds no plan. `minimal`: also relax each named rule in turn, which must make
+    a plan possible (the engine says so: "relaxing any one of them makes a plan possible")."""
     payload, bad = _one_json_object(run)
     if payload is None:
         return [bad] if bad else []
@@ -364,9 +381,7 @@ def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float) -> 
     if payload.get("status") != "infeasible" or not isinstance(named, list):
         return [Finding(run.command, "infeasible JSON", json.dumps(payload)[:300], "infeasible JSON shape")]
     relaxed, done = relax_all_but(data, named)
-    path = workdir / f"relaxed-{run.command}.yaml"
-    path.write_text(scenario_yaml(relaxed), encoding="utf-8")
-    again = run_cli(run.command, path, time_limit)
+    again = _rerun(run, relaxed, workdir, time_limit, "relaxed")
     if again.exit_code == 0:
         what = "; ".join(named) if named else "(none: 'no plan exists even with every rule relaxed')"
         return [
@@ -377,17 +392,35 @@ def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float) -> 
                 "conflict not infeasible: " + ", ".join(sorted(_normalize(n.split(" (")[0]) for n in named)),
             )
         ]
-    if again.exit_code in (1, 2):
-        finding = _internal_error(again) if again.exit_code == 1 else _rejected(again)
-        return [Finding(finding.command, finding.kind + " [relaxed household]", finding.message, finding.key)]
-    return []
+    out = _broken(again, "relaxed household")
+    if not minimal or again.exit_code != 3:
+        return out
+    relaxable = {name for name, _ in relaxations(data)}
+    for rule in named:
+        if rule.split(" (")[0] not in relaxable:
+            continue  # a rule the harness cannot relax: nothing to try
+        fewer, _ = relax_all_but(data, [n for n in named if n != rule])
+        again = _rerun(run, fewer, workdir, time_limit, "fewer")
+        out += _broken(again, "relaxed household")
+        if again.exit_code == 3:
+            out.append(
+                Finding(
+                    run.command,
+                    "named conflict is not minimal",
+                    f"conflicts named: {'; '.join(named)}; relaxing {rule} too still finds no plan",
+                    "conflict not minimal: " + _normalize(rule.split(" (")[0]),
+                )
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------
 # A household
 
 
-def check_run(run: Run, path: Path, data: Data, workdir: Path, time_limit: float) -> list[Finding]:
+def check_run(
+    run: Run, path: Path, data: Data, workdir: Path, time_limit: float, minimal: bool = False
+) -> list[Finding]:
     if run.exit_code == 1:
         return [_internal_error(run)]
     if run.exit_code == 2:
@@ -399,7 +432,7 @@ def check_run(run: Run, path: Path, data: Data, workdir: Path, time_limit: float
             return [Finding(run.command, "output on exit 4", run.stdout[:300], "exit 4 stdout")]
         return []
     if run.exit_code == 3:
-        return check_infeasible(run, data, workdir, time_limit)
+        return check_infeasible(run, data, workdir, time_limit, minimal)
     if run.command == "whatif":
         return check_whatif(run, data)
     scenario = load_scenario(path)
@@ -407,9 +440,14 @@ def check_run(run: Run, path: Path, data: Data, workdir: Path, time_limit: float
 
 
 def check_file(
-    path: Path, time_limit: float = TIME_LIMIT, workdir: Path | None = None, commands: list[str] | None = None
+    path: Path,
+    time_limit: float = TIME_LIMIT,
+    workdir: Path | None = None,
+    commands: list[str] | None = None,
+    minimal: bool = False,
 ) -> Outcome:
-    """Every command the scenario file calls for (or those of `commands` it calls for), and every finding."""
+    """Every command the scenario file calls for (or those of `commands` it calls for), and every finding.
+    `minimal`: also check that a named conflict is minimal (check_infeasible; the long run does)."""
     data = read_yaml_file(path)
     workdir = workdir or path.parent
     outcome = Outcome()
@@ -418,17 +456,21 @@ def check_file(
             continue
         run = run_cli(command, path, time_limit)
         outcome.runs.append(run)
-        outcome.findings += check_run(run, path, data, workdir, time_limit)
+        outcome.findings += check_run(run, path, data, workdir, time_limit, minimal)
     return outcome
 
 
 def check_household(
-    data: Data, workdir: Path, time_limit: float = TIME_LIMIT, commands: list[str] | None = None
+    data: Data,
+    workdir: Path,
+    time_limit: float = TIME_LIMIT,
+    commands: list[str] | None = None,
+    minimal: bool = False,
 ) -> Outcome:
     """Write the household to WORKDIR/household.yaml and check it."""
     path = workdir / "household.yaml"
     path.write_text(scenario_yaml(data), encoding="utf-8")
-    return check_file(path, time_limit, workdir, commands)
+    return check_file(path, time_limit, workdir, commands, minimal)
 
 
 def report(outcome: Outcome, data: Data | None = None) -> str:

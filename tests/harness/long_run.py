@@ -72,7 +72,7 @@ def run(households_wanted: int, seed_value: int, log_dir: Path, time_limit: floa
         with tempfile.TemporaryDirectory() as workdir:
             began = time.perf_counter()
             try:
-                outcome = check_household(data, Path(workdir), time_limit)
+                outcome = check_household(data, Path(workdir), time_limit, minimal=True)
                 findings = [
                     {"command": f.command, "kind": f.kind, "key": f"{f.command}: {f.key}", "message": f.message}
                     for f in outcome.findings
