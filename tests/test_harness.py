@@ -68,7 +68,7 @@ def test_generated_households_are_valid(data: Data) -> None:
         pytest.fail(f"{result.stderr}\nhousehold:\n{scenario_yaml(data)}", pytrace=False)
 
 
-@settings(CI, max_examples=100)
+@settings(CI, max_examples=80)
 @given(households(yearend=False, unwind=False))
 def test_solve_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["solve"])
@@ -87,7 +87,7 @@ def test_unwind_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["unwind"])
 
 
-@settings(CI, max_examples=15)
+@settings(CI, max_examples=10)
 @given(households(yearend=False, unwind=False, whatif=True))
 def test_whatif_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["whatif"])
