@@ -14,7 +14,7 @@ import yaml
 from rebal_opt.models.result import Trade
 from rebal_opt.models.scenario import Scenario
 
-from .files import atomic_write
+from .files import OutputFile, atomic_write
 
 ORDER_FORMATS = ("csv", "ibkr-basket")
 
@@ -26,7 +26,8 @@ def order_options(command):  # type: ignore[no-untyped-def]
             click.option(
                 "--orders",
                 "orders_path",
-                type=click.Path(dir_okay=False, writable=True, path_type=str),
+                type=OutputFile(),
+                metavar="FILE",
                 help="Also write the plan's orders to FILE.csv (one row per order, with the lots a sale takes).",
             ),
             click.option(
@@ -39,7 +40,8 @@ def order_options(command):  # type: ignore[no-untyped-def]
             click.option(
                 "--ledger",
                 "ledger_path",
-                type=click.Path(dir_okay=False, writable=True, path_type=str),
+                type=OutputFile(),
+                metavar="FILE",
                 help="Also write the plan as beancount transactions to FILE.beancount.",
             ),
         ]
@@ -80,7 +82,8 @@ def register(cli: click.Group, guarded) -> None:  # type: ignore[no-untyped-def]
     @click.option(
         "-o",
         "output",
-        type=click.Path(dir_okay=False, writable=True, path_type=str),
+        type=OutputFile(),
+        metavar="FILE",
         help="Write the scenario to FILE (default: stdout).",
     )
     @guarded

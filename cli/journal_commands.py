@@ -18,7 +18,7 @@ import click
 
 from rebal_opt.models.errors import ScenarioError
 
-from .files import atomic_write
+from .files import OutputFile, atomic_write
 from .main import EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, emit_json, fail, guarded, time_limit_option
 
 if TYPE_CHECKING:
@@ -381,7 +381,7 @@ def record(
     "-o",
     "--output",
     "output",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    type=OutputFile(),
     help="Write the scenario to FILE instead of stdout.",
 )
 @db_option
@@ -430,7 +430,7 @@ def holdings(household: str | None, as_of: dt.datetime | None, output: str | Non
     "--html",
     "html_path",
     required=True,
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    type=OutputFile(),
     help="Write the report to FILE (one self-contained HTML page).",
 )
 @click.option(

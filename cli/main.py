@@ -377,7 +377,7 @@ def unwind(
     year's tax with and without the plan and the position's weight afterwards; totals and the present
     value of taxes beside two baselines: sell now, and equal installments. Exit codes as solve.
     """
-    from rebal_opt.solver.unwind import UnwindError
+    from rebal_opt.solver.unwind import UnwindError, UnwindSolverFailure
     from rebal_opt.solver.unwind_report import unwind as plan_unwind
 
     scenario = load(scenario_path)
@@ -390,6 +390,8 @@ def unwind(
         if as_json:
             emit_json({"scenario": scenario.label, "status": "infeasible", "message": str(exc)})
         fail(EXIT_INFEASIBLE, f"infeasible: {exc}")
+    except UnwindSolverFailure as exc:
+        fail(EXIT_SOLVER, f"solver failure: {exc}")
     if plot_path is not None:
         render.plot_unwind(result, plot_path)
     if csv_path is not None:

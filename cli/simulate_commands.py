@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rebal_opt.models.loading import load_scenario
 from rebal_opt.models.scenario import Scenario
 
-from .files import atomic_write
+from .files import OutputFile, atomic_write
 from .main import EXIT_BAD_INPUT, emit_json, fail, guarded, scenario_argument, time_limit_option
 
 workers_option = click.option(
@@ -70,7 +70,7 @@ def _dask_failure(exc: Exception) -> None:
 @click.option(
     "--plot",
     "plot_path",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    type=OutputFile(),
     help="Also draw the fan chart of after-tax wealth and the drift over time to FILE.png.",
 )
 @click.option("--paths", type=click.IntRange(min=1), default=None, help="Override simulate.paths.")

@@ -388,6 +388,12 @@ class YearEnd(StrictModel):
     harvest_gains: bool = Field(
         default=True, description="Sell and buy back gain lots while the gain is taxed at 0% (basis step-up)."
     )
+    pay_tax_for_step_up: bool = Field(
+        default=False,
+        description="Also realize gains taxed now when the basis step-up is worth more later (the deferred rate "
+        "per dollar) than the two years' tax on them; default: a gain is realized for its step-up only while "
+        "it adds no tax this year or next.",
+    )
     target_net_realized: Dollars | None = Field(
         default=None,
         description="Aim the year's net realized result (so far plus the plan) at this amount, e.g. -3000.",

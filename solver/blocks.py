@@ -15,8 +15,12 @@ import scipy.sparse as sp
 
 from rebal_opt.models.scenario import CASH_CLASS
 
-from .data import SCALE
+from .data import SCALE, RebalanceData
 from .model import RebalanceModel
+
+CENT = 0.01 / SCALE
+PHANTOM_TRADE = CENT
+"""k$: the least a trade counted by a trade indicator moves (a cent)."""
 
 
 @dataclass
@@ -35,10 +39,15 @@ class TradeIndicators:
         d = model.data
         sell_trade, buy_trade = model.indicators()
         sell_cap = d.unit_to_sell_slot @ (d.unit_value if model.options.allow_sells else 0 * d.unit_value)
+        # A trade the indicator counts trades at least a cent: else a commission could be paid for nothing,
+        # which a plan with tax_weight 0 used to spend idle cash under contributions first.
+        cent = np.minimum(PHANTOM_TRADE, sell_cap)
         if len(d.sell_slots):
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, sell_trade))
+            model.constraints.append(model.sell_by_slot >= cp.multiply(cent, sell_trade))
         if len(d.buy_slots):
             model.constraints.append(model.buy <= cp.multiply(model.buy_limit, buy_trade))
+            model.constraints.append(model.buy >= PHANTOM_TRADE * buy_trade)
         # Never both sides of one security in one account (a round trip only costs), except a gain harvest
         # in a taxable account at year end (selling a gain lot and buying it back steps the basis up).
         buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
@@ -51,6 +60,24 @@ class TradeIndicators:
         if pairs:
             sells, buys = zip(*pairs, strict=True)
             model.constraints.append(sell_trade[list(sells)] + buy_trade[list(buys)] <= 1)
+        # A year-end round trip is a gain harvest: a lot sold at a loss and bought back is a wash sale in
+        # law whatever rules.wash_sales says, so a loss lot is not sold where its security is bought back.
+        if self.allow_round_trips:
+            slot_of = {(slot.account, slot.security): i for i, slot in enumerate(d.sell_slots)}
+            losses = [
+                (j, buy_index[(u.account, u.security)])
+                for j, u in enumerate(d.units)
+                if u.taxable
+                and u.account in taxable
+                and d.unit_gain_ratio[j] < 0
+                and (u.account, u.security) in buy_index
+                and (u.account, u.security) in slot_of
+            ]
+            if losses:
+                units, buys = (list(x) for x in zip(*losses, strict=True))
+                model.constraints.append(
+                    model.sell[units] <= cp.multiply(d.unit_value[units], 1 - buy_trade[buys])
+                )
 
 
 @dataclass
@@ -136,12 +163,25 @@ class WholeShares:
 
 @dataclass
 class CashFloors:
-    """Each account ends with at least its `min_cash`, withdrawals paid: cash_after ≥ min_cash."""
+    """Each account ends with at least its `min_cash`, withdrawals paid: cash_after ≥ min_cash.
+
+    An account that pays out a withdrawal keeps a cent more per (account, security) it could sell: a
+    broker settles each sale to the cent, and a withdrawal of an account's whole value could otherwise be
+    short by the rounding (a plan the verifier rightly rejects). Elsewhere the plan's rounding trims a
+    purchase instead (plan.keep_cash_floors).
+    """
 
     name: str = "cash floors"
 
     def add(self, model: RebalanceModel) -> None:
-        model.constraints.append(model.cash_after() >= model.data.min_cash)
+        d = model.data
+        model.constraints.append(model.cash_after() >= d.min_cash + withdrawal_cushion(d))
+
+
+def withdrawal_cushion(d: RebalanceData) -> np.ndarray:
+    """(A,) k$: a cent per (account, security) an account paying out a withdrawal could sell (CashFloors)."""
+    sales = np.asarray(d.sell_slot_account.sum(axis=1)).ravel() if len(d.sell_slots) else np.zeros(len(d.accounts))
+    return np.where(d.withdrawal > 0, CENT * sales, 0.0)
 
 
 @dataclass
@@ -315,7 +355,7 @@ class CashSpent:
         Σ cash_after ≤ Σ min_cash + max(0, t_cash·W_after − cash-class securities after) + slack
     with room = max(0, …) pinned from above by one binary (room ≤ shortfall + M(1−δ), room ≤ Mδ).
     `slack` absorbs indivisibility: per account that can buy, max(min_trade, highest buyable price when
-    whole shares); accounts that can buy nothing and untradable accounts keep their cash.
+    whole shares) plus a commission; accounts that can buy nothing and untradable accounts keep their cash.
     """
 
     name: str = "rules.contributions_first"
@@ -334,13 +374,14 @@ class CashSpent:
             elif not buyable:
                 slack += d.cash_start[i] + d.sell_slot_account[i] @ (d.unit_to_sell_slot @ d.unit_value)
             else:
+                # Less than the smallest purchase (and its commission) cannot be spent.
                 grain = max(d.buy_slot_price[buyable]) if rules.whole_shares else 0.0
-                slack += max(rules.min_trade, grain) / SCALE
+                slack += (max(rules.min_trade, grain) + rules.costs.commission) / SCALE
         cash_class = d.classes.index(CASH_CLASS)
         # A dollar of the slack in hand: shares and cents rounded after the solve move idle cash and the
         # cash target by a few cents, and the verifier checks the rounded plan against this very rule
         # (with no slack, plan.settle_cash spends the cents rounding leaves).
-        floors = float(d.min_cash.sum()) + max(0.0, slack - ROUNDING_MARGIN)
+        floors = float(d.min_cash.sum() + withdrawal_cushion(d).sum()) + max(0.0, slack - ROUNDING_MARGIN)
         if model.options.cash_stuck:
             floors = floors + self._stuck_cash(model)
         if d.target[cash_class] <= 0:

@@ -156,6 +156,8 @@ def build_data(scenario: Scenario) -> RebalanceData:
         if account.tax_advantaged:
             shares: dict[str, float] = {}
             for lot in account.lots:
+                if lot.id in do_not_sell:  # a protected lot of a position stays: the rest may sell
+                    continue
                 shares[lot.security] = shares.get(lot.security, 0.0) + lot.shares
             for ticker, n in account.holdings.items():
                 shares[ticker] = shares.get(ticker, 0.0) + n

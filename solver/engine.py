@@ -212,8 +212,10 @@ def run_phases(
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     data = build_data(scenario)
     flows = any(a.contribution != 0 and a.tradable for a in scenario.accounts)
+    # A negative gain cap asks the plan to realize a loss: work to do even inside the bands.
+    demands = scenario.rules.max_realized_gain is not None and scenario.rules.max_realized_gain < 0
     harvest = False
-    if purpose == "rebalance" and not even_in_band and not check(scenario).rebalance_due and not flows:
+    if purpose == "rebalance" and not even_in_band and not check(scenario).rebalance_due and not flows and not demands:
         if not (scenario.rules.harvest_in_band and data.harvestable.any()):
             return None
         harvest = True

@@ -40,6 +40,13 @@ prove optimality to a fraction of a cent (sarah-70-30: 19,000 nodes and 11 s, ag
 
 SOLVER_LOG_ENV = "REBAL_OPT_SOLVER_LOG"
 
+START_MADE_REDUNDANT = (
+    "mip_heuristic_run_rins",
+    "mip_heuristic_run_rens",
+    "mip_heuristic_run_root_reduced_cost",
+)
+"""HiGHS's primal heuristics switched off when the relaxation start gave it a plan (solve_compiled)."""
+
 
 @contextlib.contextmanager
 def solver_output_off_stdout() -> Iterator[None]:
@@ -361,6 +368,11 @@ def solve_compiled(
     lazy.sync(h)
     if start.solution is not None:
         _offer(h, start.solution)
+        # With a plan in hand, HiGHS's own sub-MIP searches for one were most of its time: 14 sub-MIPs took
+        # 14 of 20 s on a 30-stock direct-indexing household whose optimum a rounding had found at 1.3 s
+        # (6.0 → 1.6 CPU s without them, same 5 nodes).
+        for name in START_MADE_REDUNDANT:
+            h.setOptionValue(name, False)
     if compiled.is_mip and progress.watching():
         progress.figures("MILP", start.objective, start.bound)
         h.cbMipInterrupt.subscribe(progress.MipReporter("MILP"))

@@ -259,10 +259,8 @@ class YearEndTax:
 
 
 def pays_tax_for_step_up(yearend: YearEnd) -> bool:
-    """yearend.pay_tax_for_step_up (default false).
-
-    Read with getattr until models/scenario.py's YearEnd declares the field (requested from the lead)."""
-    return bool(getattr(yearend, "pay_tax_for_step_up", False))
+    """yearend.pay_tax_for_step_up (default false)."""
+    return yearend.pay_tax_for_step_up
 
 
 def _realized_gains_and_losses(model: RebalanceModel) -> tuple[cp.Variable | None, cp.Expression | float]:

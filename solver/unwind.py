@@ -50,7 +50,11 @@ from .verify import verify
 
 
 class UnwindError(Exception):
-    """The unwind plan cannot be made (infeasible end state, solver failure)."""
+    """The unwind plan cannot be made: the end state is out of reach under the rules (infeasible)."""
+
+
+class UnwindSolverFailure(Exception):
+    """The solver failed, or ran out of time, without any unwind plan (not a conflict of rules)."""
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -459,7 +463,7 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
                 "no unwind plan meets the end state: unwind.max_weight cannot be reached within the "
                 "horizon under the blackout periods, max_per_period and the other rules"
             )
-        raise UnwindError(f"the solver found no plan ({outcome.status}) {outcome.message}".strip())
+        raise UnwindSolverFailure(f"the solver found no plan ({outcome.status}) {outcome.message}".strip())
     trades = []
     gifts = []
     for pm in models:
@@ -629,6 +633,13 @@ def verify_periods(
             carry_in = chain[-1][2]
         so_far = realized[period.tax_year]
         state = state_at(scenario, plan, period, trades, gifts, (so_far[0], so_far[1]), carry_in)
+        # An unwind sells by mandate, over tax years: the one-plan gain cap is not a rule of a period (the
+        # period models leave it out, engine.choose_blocks), and contributions first is only steered there
+        # (the period models spend cash with the state carried in at the planning prices, which the verifier's
+        # per-period state does not reproduce to the dollar). Every other rule is checked per period.
+        state = state.model_copy(
+            update={"rules": state.rules.model_copy(update={"contributions_first": False, "max_realized_gain": None})}
+        )
         data = build_data(state)
         info = SolverInfo(status="optimal", seconds=0.0)
         result = build_result(data, trades[period.index], "optimal", info, [])

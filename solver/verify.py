@@ -1127,8 +1127,10 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
 
     slack = Σ over tradable accounts that can buy at least one security (their `buyable` menu, None =
     all, minus rules.do_not_buy) of max(min_trade, the highest price among those securities when
-    whole_shares, else 0) + the ending cash of tradable accounts that can buy nothing + the ending cash of
-    untradable accounts. The solver enforces the same rule.
+    whole_shares, else 0) plus the commission + the ending cash of tradable accounts that can buy nothing
+    + the ending cash of untradable accounts. The solver enforces the same rule. Beyond it, cash may stay
+    only where no account holding it could still buy a minimum purchase of any security below every one
+    of its classes' band highs ("as far as the bands allow").
     """
     rules = p.s.rules
     if not rules.contributions_first or not p.sells or _harvest_only(p):
@@ -1147,8 +1149,15 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
             slack += p.ending_cash[account.id]
         else:
             lumpy = max(p.price(t) for t in menu) if rules.whole_shares else 0.0
-            slack += max(rules.min_trade, lumpy)
+            slack += max(rules.min_trade, lumpy) + rules.costs.commission
     floors = sum(a.min_cash for a in p.s.accounts)
+    # An account paying out a withdrawal may keep a cent per position it holds: each sale settles to the
+    # cent, so a plan that funds a withdrawal keeps that much in hand (the solver's CashFloors).
+    slack += sum(
+        0.01 * sum(1 for (a, _), n in p.shares_before.items() if a == account.id and n > 0)
+        for account in p.s.accounts
+        if account.contribution < 0 and account.tradable
+    )
     limit = floors + room + slack
     if idle <= limit + p.tol:
         return
@@ -1184,7 +1193,7 @@ def _purchase_that_fits(p: _Plan, total: float) -> str | None:
             if full and (account.id, ticker) not in bought:
                 continue
             grain = max(rules.min_trade, p.price(ticker) if rules.whole_shares else 0.0, 0.01)
-            if free < grain + p.tol:
+            if free < grain + rules.costs.commission + p.tol:
                 continue
             split = p.s.securities[ticker].class_split()
             room = min((p.after[c].high * total - p.after[c].value) / f for c, f in split.items() if f > 0)
@@ -1199,9 +1208,7 @@ def _harvest_only(p: _Plan) -> bool:
     made to rebalance, so contributions-first (spend cash before selling) does not apply to them."""
     if any(a.contribution != 0 for a in p.s.accounts) or not all(_outside(w) <= WEIGHT_TOL for w in p.before.values()):
         return False
-    if any(p.accounts[t.account].type != AccountType.TAXABLE for t in p.sells) or any(
-        x.gain >= 0 for x in p.lots_sold
-    ):
+    if any(p.accounts[t.account].type != AccountType.TAXABLE for t in p.sells) or any(x.gain >= 0 for x in p.lots_sold):
         return False
     if p.unresolved_lots:
         return False

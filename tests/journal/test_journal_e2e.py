@@ -98,7 +98,8 @@ def test_propose_approve_record_and_the_next_proposal_keeps_the_wash_windows(
     assert "bnd-loss" not in sold_lots
     blocked = {(b["group"], b["action"]): b["until"] for b in nxt["wash_sale"]["blocked"]}
     assert blocked[("us_total", "buy")] == str(LIFT)
-    assert blocked[("BND", "sell_at_loss")] == str(LIFT)
+    bnd_group = load_scenario(DATA / "household.yaml").wash_group("BND")  # the security master's index group
+    assert blocked[(bnd_group, "sell_at_loss")] == str(LIFT)
 
     # Oracle: the same household without the recorded trades buys into VTI's group.
     control = next_scenario(holdings, tmp_path / "control.yaml", keep_recent=False)
