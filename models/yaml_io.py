@@ -15,7 +15,6 @@ import yaml
 
 from .errors import Problem, ScenarioError
 
-
 _SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML was built with it: 4× faster on a 20,000-lot file (3.6 against 13.9 CPU
 seconds, bench/peers); the resolvers and constructors below are Python either way."""
