@@ -9,10 +9,12 @@ and everything is recomputed here from the instance, not taken from either tool'
 * realized gains per lot sold, short- or long-term by the U.S. rule (long when sold after the first
   anniversary of the purchase);
 * tax at flat 35% / 20% on the plan's net short- and long-term results: `tax_flat` lets a net loss count
-  at its full rate (no $3,000 limit: rebal-opt's flat-rate mode, and the spirit of the peer's model);
-  `tax_limited` nets as Schedule D and allows at most $3,000 of net loss against ordinary income (at the
-  short-term rate), the rest carried forward at no value. Both are given for the plan as reported (every
-  loss counted) and for its *usable* result (wash-exposed losses disallowed);
+  at its full rate (no $3,000 limit: the spirit of the peer's model); `tax_limited` nets as Schedule D
+  (rebal-opt's flat-rate mode) and allows at most $3,000 of net loss against ordinary income (at the
+  short-term rate), the rest carried forward at no value — on top of the short-term gains the household
+  realized earlier in the year (`Instance.realized_short_term`; the plan's losses offset them first).
+  Both are given for the plan as reported (every loss counted) and for its *usable* result (wash-exposed
+  losses disallowed);
 * trading cost: spread bps × gross notional;
 * dust rows: trade rows (a purchase, or one lot's sale) under $1 or under 0.001 shares — except the sale
   of a whole lot, which clears a tiny lot rather than making one — plus lot sales that leave a crumb, a
@@ -100,6 +102,14 @@ def limited_tax(
     if long_term < 0:  # offsets short-term gain
         return short_rate * total
     return short_rate * short_term + long_rate * long_term
+
+
+def limited_tax_due(inst: Instance, short_term: float, long_term: float) -> float:
+    """The tax the plan adds with Schedule D and the limit, on top of the gains the household realized
+    earlier in the year (Instance.realized_short_term): its harvested losses first offset those."""
+    rates = (inst.short_term_rate, inst.long_term_rate)
+    before = inst.realized_short_term
+    return limited_tax(before + short_term, long_term, *rates) - limited_tax(before, 0.0, *rates)
 
 
 @dataclass
@@ -207,9 +217,9 @@ def evaluate(inst: Instance, plan: Plan) -> Evaluation:
         realized_loss=realized_loss,
         usable_loss=usable_loss,
         tax_flat=flat_tax(short, long, *rates),
-        tax_limited=limited_tax(short, long, *rates),
+        tax_limited=limited_tax_due(inst, short, long),
         usable_tax_flat=flat_tax(usable_short, usable_long, *rates),
-        usable_tax_limited=limited_tax(usable_short, usable_long, *rates),
+        usable_tax_limited=limited_tax_due(inst, usable_short, usable_long),
         trading_cost=cost,
         gross_notional=gross,
         cash_after=cash_after,

@@ -9,6 +9,7 @@ recomputation of compare.py against hand-computed tiny cases and against each to
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -226,6 +227,7 @@ def _tiny() -> Instance:
         ),
         cash=500.0,
         bands={"absolute": 1.0, "relative": None},
+        realized_short_term=0.0,
     )
 
 
@@ -245,6 +247,14 @@ def test_tiny_plan_by_hand() -> None:
     assert ev.tax_limited == pytest.approx(-35)  # net −100, all of it allowed
     assert ev.usable_tax_flat == pytest.approx(-35 + 20)
     assert ev.usable_tax_limited == pytest.approx(0)  # −100 short offsets +100 long
+
+
+def test_earlier_gains_make_every_harvested_loss_usable() -> None:
+    """With 10,000 of short-term gains realized earlier, the plan's −200 short / +100 long all counts:
+    (9,800 × 0.35 + 100 × 0.20) − 10,000 × 0.35 = −50."""
+    inst = dataclasses.replace(_tiny(), realized_short_term=10_000.0)
+    ev = evaluate(inst, Plan(buys={"B": 0.0005}, sales={"L1": 5, "L2": 5, "L3": 10}))
+    assert ev.tax_limited == pytest.approx(-50)
     assert ev.gross_notional == pytest.approx(1500.025)
     assert ev.trading_cost == pytest.approx(1.500025)
     assert ev.cash_after == pytest.approx(500 + 1500 - 0.025 - 1.500025)
