@@ -172,3 +172,10 @@ def test_a_conflict_that_is_not_minimal_is_found(tmp_path: Path) -> None:
     found = check_run(padded, path, read_yaml_file(path), tmp_path, TIME_LIMIT, minimal=True)
     assert {f.kind for f in found} == {"named conflict is not minimal"}
     assert not check_run(run, path, read_yaml_file(path), tmp_path, TIME_LIMIT, minimal=True)
+
+
+def test_a_floor_conflict_that_selling_can_fund_is_found(tmp_path: Path) -> None:
+    """A conflict naming only an account's floor or withdrawal is checked by selling everything in it."""
+    conflict = {"scenario": "x", "status": "infeasible", "conflicts": ["accounts[0].min_cash (1.00 in x)"]}
+    fake = Run("solve", 3, json.dumps(conflict), "error: infeasible: accounts[0].min_cash cannot be met", 0.0)
+    assert findings_of(fake, tmp_path) == {"named conflict has a hand-built plan"}

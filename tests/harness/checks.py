@@ -13,7 +13,9 @@ short `--time-limit`), and `yearend` / `unwind` / `whatif` when the file has tha
   sells the lot whole (a lot that is itself fractional) — checked here, not by the product;
 * exit 3: the conflict named is really infeasible: the household with every rule *not* named relaxed
   (how each rule is relaxed mirrors solver/engine.py `_relaxations`, plus `rules.max_tracking_error`)
-  still gets exit 3 from the same command; with `minimal` (the long run), relaxing any one named rule as
+  still gets exit 3 from the same command, and when it names only accounts' floors and withdrawals, an
+  oracle written here (sell everything in those accounts) finds no plan either; with `minimal` (the long
+  run), relaxing any one named rule as
   well gets a plan (exit 0), as the engine claims; an exit 3 for a time limit without a plan is a finding
   (that is exit 4);
 * exit 4: nothing on stdout.
@@ -36,7 +38,7 @@ from click.testing import CliRunner
 from pydantic import ValidationError
 
 from rebal_opt.cli.main import cli
-from rebal_opt.models.loading import load_scenario
+from rebal_opt.models.loading import load_scenario, parse_scenario
 from rebal_opt.models.overrides import apply_overrides
 from rebal_opt.models.result import Result, Trade, UnwindResult
 from rebal_opt.models.scenario import Scenario
@@ -364,6 +366,37 @@ def _broken(again: Run, where: str) -> list[Finding]:
     return [Finding(finding.command, f"{finding.kind} [{where}]", finding.message, finding.key)]
 
 
+ACCOUNT_RULE = re.compile(r"accounts\[(\d+)\]\.(min_cash|contribution)$")
+
+
+def sell_everything_funds(data: Data, named: list[str]) -> bool:
+    """An oracle for conflicts named only among accounts' min_cash and withdrawals (every other rule
+    relaxed): a plan exists when each account that must raise cash can, by selling every position it
+    holds at the scenario's price less spread and commission (bands are soft, nothing else binds).
+    Written from the scenario alone; False when the conflict names anything else."""
+    kept = [ACCOUNT_RULE.match(name.split(" (")[0]) for name in named]
+    if not kept or not all(kept):
+        return False
+    rules = {(int(m.group(1)), m.group(2)) for m in kept if m}
+    scenario = parse_scenario(copy.deepcopy(data))
+    spread = scenario.rules.costs.spread_bps / 10_000
+    commission = scenario.rules.costs.commission
+    held = starting_shares(scenario)
+    for i, account in enumerate(scenario.accounts):
+        floor = account.min_cash if (i, "min_cash") in rules else 0.0
+        withdrawal = max(-account.contribution, 0.0) if (i, "contribution") in rules else 0.0
+        if floor + withdrawal == 0:
+            continue
+        cash = account.cash + max(account.contribution, 0.0)
+        if account.tradable:
+            for (owner, ticker), shares in held.items():
+                if owner == account.id:
+                    cash += max(0.0, shares * scenario.securities[ticker].price * (1 - spread) - commission)
+        if cash < (floor + withdrawal) * (1 + 1e-6) + 1.0:  # a dollar for cents and rounding
+            return False
+    return True
+
+
 def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float, minimal: bool = False) -> list[Finding]:
     """Exit 3 of solve or yearend: one JSON object naming the conflict; with every other rule relaxed
     the same command still finds no plan. `minimal`: also relax each named rule in turn, which must make
@@ -381,6 +414,15 @@ def check_infeasible(run: Run, data: Data, workdir: Path, time_limit: float, min
     if payload.get("status") != "infeasible" or not isinstance(named, list):
         return [Finding(run.command, "infeasible JSON", json.dumps(payload)[:300], "infeasible JSON shape")]
     relaxed, done = relax_all_but(data, named)
+    if sell_everything_funds(data, named):
+        return [
+            Finding(
+                run.command,
+                "named conflict has a hand-built plan",
+                f"conflicts named: {'; '.join(named)}; selling every position of those accounts funds them",
+                "conflict has a plan: " + ", ".join(sorted(_normalize(n.split(" (")[0]) for n in named)),
+            )
+        ]
     again = _rerun(run, relaxed, workdir, time_limit, "relaxed")
     if again.exit_code == 0:
         what = "; ".join(named) if named else "(none: 'no plan exists even with every rule relaxed')"

@@ -367,21 +367,26 @@ def account(draw: st.DrawFn, ctx: Context, kind: str, taken: set[str]) -> Data:
     # sometimes more than it holds (a withdrawal or a floor no plan can fund: exit 3).
     value = out.get("cash", 0.0) + sum(ctx.price(t) * n for t, n in out.get("holdings", {}).items())
     value += sum(ctx.price(held["security"]) * held["shares"] for held in lots)
+    tradable = not chance(draw, 8)
     contribution = draw(st.one_of(st.just(0.0), dollars(100, 50_000)))
-    if value > 0 and chance(draw, 3):
-        part = 1.5 if chance(draw, 15) else draw(st.sampled_from([0.1, 0.02, 0.5, 0.9, 1.0]))
+    if value > 0 and tradable and chance(draw, 3):
+        # A part of the account; now and then all of it (closing the account) or more than it holds.
+        part = draw(st.sampled_from([0.1, 0.02, 0.5, 0.9]))
+        part = 1.0 if chance(draw, 8) else 1.5 if chance(draw, 15) else part
         contribution = -round(max(1.0, part * value), 2)
     if contribution:
         out["contribution"] = contribution
     if chance(draw, 3):
         floor = 2.0 if chance(draw, 20) else draw(st.sampled_from([0.01, 0.0, 0.05, 0.2]))
         out["min_cash"] = round(floor * max(0.0, value + contribution), 2) if not chance(draw, 20) else 10_000.0
+        if not tradable:  # a held-away account keeps the cash it has; a higher floor could never be met
+            out["min_cash"] = min(out["min_cash"], out.get("cash", 0.0))
     if chance(draw, 5):
         out["buyable"] = (
             [] if chance(draw, 8) else draw(st.lists(st.sampled_from(tickers), min_size=1, max_size=4, unique=True))
         )
-    if chance(draw, 8):
-        out["tradable"] = False
+    if not tradable:
+        out["tradable"] = False  # held away: no withdrawal from it (the edge untradable_flow tries one)
     return out
 
 
