@@ -6,7 +6,9 @@ Thin: the importers live in rebal_opt.connectors, the security master in rebal_o
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -16,11 +18,39 @@ from rebal_opt.models.scenario import Scenario
 
 from .files import OutputFile, atomic_write
 
+if TYPE_CHECKING:
+    from rebal_opt.connectors.beancount_ledger import Ledger
+
 ORDER_FORMATS = ("csv", "ibkr-basket")
 
 
+class LedgerFile(click.ParamType):
+    """A beancount ledger to write the plan for: loaded when the command line is read, so that a ledger
+    beancount cannot load fails at once (exit 2, one line) rather than after the solve."""
+
+    name = "ledger"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from rebal_opt.connectors.beancount_plan import ledger_for
+        from rebal_opt.models.errors import ScenarioError
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return ledger_for(value)
+        except ScenarioError as exc:
+            self.fail("; ".join(exc.lines()), param, ctx)
+
+
 def order_options(command):  # type: ignore[no-untyped-def]
-    """--orders, --orders-format and --ledger, shared by the planning commands."""
+    """--orders, --orders-format, --ledger and --ledger-for, shared by the planning commands."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("ledger_for") is not None and kwargs.get("ledger_path") is None:
+            raise click.UsageError("--ledger-for says which ledger --ledger FILE is for; give --ledger FILE too")
+        return command(*args, **kwargs)
+
     for option in reversed(
         [
             click.option(
@@ -44,10 +74,18 @@ def order_options(command):  # type: ignore[no-untyped-def]
                 metavar="FILE",
                 help="Also write the plan as beancount transactions to FILE.beancount.",
             ),
+            click.option(
+                "--ledger-for",
+                "ledger_for",
+                type=LedgerFile(),
+                metavar="LEDGER",
+                help="Write --ledger for your beancount LEDGER: postings to the accounts that hold the lots there, "
+                "to append to it (default when an account's source: is a beancount ledger).",
+            ),
         ]
     ):
-        command = option(command)
-    return command
+        checked = option(checked)
+    return checked
 
 
 def write_orders(
@@ -56,17 +94,26 @@ def write_orders(
     orders_path: str | None,
     orders_format: str,
     ledger_path: str | None,
+    ledger_for: Ledger | None = None,
     periods: Sequence[tuple[int, dt.date]] = (),
 ) -> None:
-    from rebal_opt.connectors.orders import ibkr_basket, ledger, orders_csv
+    """Write the orders and the ledger, each whole or not at all (both are made before either is written)."""
+    from rebal_opt.connectors.beancount_plan import plan_ledger
+    from rebal_opt.connectors.orders import ibkr_basket, orders_csv
 
+    files: list[tuple[str, str]] = []
     if orders_path is not None:
         text = (
             ibkr_basket(scenario, trades) if orders_format == "ibkr-basket" else orders_csv(scenario, trades, periods)
         )
-        atomic_write(orders_path, text)
+        files.append((orders_path, text))
     if ledger_path is not None:
-        atomic_write(ledger_path, ledger(scenario, trades))
+        text, notes = plan_ledger(scenario, trades, [d for _, d in periods], ledger_for)
+        for note in notes:
+            click.echo(f"note: {ledger_path}: {note}", err=True)
+        files.append((ledger_path, text))
+    for path, text in files:
+        atomic_write(path, text)
 
 
 def register(cli: click.Group, guarded) -> None:  # type: ignore[no-untyped-def]

@@ -18,10 +18,10 @@ from typing import Any
 
 from rebal_opt.models.loading import parse_scenario
 from rebal_opt.models.scenario import Scenario, new_lot_id
-from rebal_opt.models.securities import complete_securities
+from rebal_opt.models.securities import complete_securities, lookup
 from rebal_opt.models.yaml_io import read_yaml_file
 
-from .base import Holdings, ImportedAccount, SourceError
+from .base import CUSIP, Holdings, ImportedAccount, ImportedLot, SourceError
 from .formats import read_source, split_source
 
 
@@ -57,31 +57,48 @@ def _policy_account(policy_accounts: list[dict[str, Any]], number: str) -> dict[
     return None
 
 
+def policy_account(
+    policy_accounts: list[dict[str, Any]], number: str, owner: dict[str, Any] | None, only_account: bool
+) -> dict[str, Any] | None:
+    """The policy account a file's account `number` is: by `broker_account` or id, else the account whose own
+    `source:` the file is, when the file holds that one account only."""
+    target = _policy_account(policy_accounts, number)
+    if target is None and owner is not None and only_account:
+        target = owner
+    return target
+
+
 def import_scenario(
     policy: dict[str, Any],
     sources: Sequence[str],
     base: Path | None = None,
     policy_name: str = "policy",
+    keep_sources: bool = False,
 ) -> ImportOutcome:
-    """The complete scenario data for `policy` with holdings from `sources` and the accounts' own `source:`."""
+    """The complete scenario data for `policy` with holdings from `sources` and the accounts' own `source:`.
+
+    `keep_sources`: each account that read its own file keeps `source:` (the path made absolute) so that a plan
+    can be written back in that file's layout (`--ledger` for a beancount source); `rebal-opt import` drops it,
+    as its output holds the lots themselves."""
     data = copy.deepcopy(policy)
     if not isinstance(data, dict) or not isinstance(data.get("accounts"), list):
         raise SourceError(policy_name, "accounts", "the policy needs an accounts list (ids and types)")
     accounts: list[dict[str, Any]] = data["accounts"]
     read: list[tuple[Holdings, dict[str, Any] | None]] = [(read_source(s, base), None) for s in sources]
+    kept: dict[int, str] = {}
     for account in accounts:
         spec = account.pop("source", None) if isinstance(account, dict) else None
         if spec:
-            split_source(spec, base)
+            name, path = split_source(spec, base)
             read.append((read_source(spec, base), account))
+            if keep_sources:
+                kept[id(account)] = f"{name}:{path.resolve()}"
     notes: list[str] = []
     filled: dict[str, list[tuple[Holdings, ImportedAccount]]] = {}
     for holdings, owner in read:
         notes.extend(holdings.notes)
         for number, imported in holdings.accounts.items():
-            target = _policy_account(accounts, number)
-            if target is None and owner is not None and len(holdings.accounts) == 1:
-                target = owner
+            target = policy_account(accounts, number, owner, len(holdings.accounts) == 1)
             if target is None and imported.account_type is not None:  # lots-csv may define new accounts
                 target = {"id": number, "type": imported.account_type}
                 accounts.append(target)
@@ -111,7 +128,7 @@ def import_scenario(
     taken = {
         str(lot.get("id")) for a in accounts for lot in a.get("lots") or [] if isinstance(lot, dict) and lot.get("id")
     }
-    held: set[str] = set()
+    held: dict[str, tuple[Holdings, ImportedLot]] = {}  # each security, and where a file first names it
     for account in accounts:
         parts = filled.get(str(account.get("id")), [])
         if not parts:
@@ -129,7 +146,7 @@ def import_scenario(
         for holdings, imported in parts:
             cash += imported.cash
             for lot in imported.lots:
-                held.add(lot.security)
+                held.setdefault(lot.security, (holdings, lot))
                 if not taxable:
                     positions[lot.security] = positions.get(lot.security, 0.0) + lot.shares
                     continue
@@ -160,8 +177,13 @@ def import_scenario(
             account["lots"] = lots
         if positions:
             account["holdings"] = {t: n for t, n in positions.items() if n > 0}
-    securities = data.setdefault("securities", {})
+    securities = data.get("securities") or {}
+    if not isinstance(securities, dict):
+        raise SourceError(policy_name, "securities", "is not a mapping of ticker to its facts (price, asset_class)")
+    data["securities"] = securities
     for symbol in sorted(held):
+        if symbol not in securities and lookup(symbol) is None:
+            raise _unknown_security(*held[symbol])
         spec = dict(securities.get(symbol) or {})
         if symbol in prices:
             spec["price"] = prices[symbol]
@@ -175,9 +197,29 @@ def import_scenario(
     for symbol, spec in securities.items():  # menu funds not held: refresh their prices too
         if symbol in prices and isinstance(spec, dict):
             spec["price"] = prices[symbol]
+    for account in accounts:
+        if id(account) in kept:
+            account["source"] = kept[id(account)]
     data = complete_securities(data)
     scenario = parse_scenario(data, policy_name)
     return ImportOutcome(data, scenario, notes)
+
+
+def _unknown_security(holdings: Holdings, lot: ImportedLot) -> SourceError:
+    """A security neither the policy nor the security master knows: the file, row and column, and the fix."""
+    path = holdings.source.split(":", 1)[1]
+    named = f"'{lot.security}'" + (f" ({lot.name})" if lot.name and lot.name != lot.security else "")
+    what = (
+        "is a CUSIP whose fund the security master does not know by that name"
+        if CUSIP.match(lot.security)
+        else "is not in the security master"
+    )
+    return SourceError(
+        path,
+        lot.symbol_at or lot.where.removeprefix(f"{path}: "),
+        f"{named} {what}; add it to the policy's securities with its asset class "
+        f"(securities: {{'{lot.security}': {{asset_class: ...}}}})",
+    )
 
 
 def import_files(policy_path: str | Path, sources: Sequence[str]) -> ImportOutcome:
@@ -196,5 +238,5 @@ def load_scenario(path: str | Path) -> Scenario:
     data = read_yaml_file(path)
     accounts = data.get("accounts") if isinstance(data, dict) else None
     if isinstance(accounts, list) and any(isinstance(a, dict) and a.get("source") for a in accounts):
-        return import_scenario(data, [], Path(path).parent, str(path)).scenario
+        return import_scenario(data, [], Path(path).parent, str(path), keep_sources=True).scenario
     return parse_scenario(data, str(path))

@@ -39,6 +39,8 @@ class ImportedLot:
     where: str
     lot_id: str | None = None
     inherited: bool = False
+    symbol_at: str = ""  # where the file names the security ("row 3, column Symbol"), for errors
+    name: str = ""  # the file's description of the security, for errors
 
 
 @dataclass
@@ -208,6 +210,9 @@ def optional_columns(table: Table, wanted: dict[str, tuple[str, ...]]) -> dict[s
                 break
     return out
 
+
+CUSIP = re.compile(r"^[0-9]{3}[0-9A-Z]{5}[0-9]$")
+"""A CUSIP: nine characters, the last a check digit (how plan funds without a ticker are listed)."""
 
 TICKER = re.compile(r"^[A-Z][A-Z0-9.\-/]{0,9}$")
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rebal_opt.models.securities import lookup_name
+
 from .base import (
+    CUSIP,
     Holdings,
     ImportedLot,
     SourceError,
@@ -28,8 +31,6 @@ from .base import (
     require_columns,
     ticker,
 )
-
-CUSIP = re.compile(r"^[0-9]{3}[0-9A-Z]{5}[0-9]$")
 
 
 def read(path: str | Path) -> Holdings:
@@ -78,14 +79,11 @@ def read(path: str | Path) -> Holdings:
         if symbol.startswith("-") or re.search(r"\d{6}[CP]\d", symbol):
             out.notes.append(f"{path}: {at}: skipped option {symbol.strip()} (options are not modelled)")
             continue
+        description = row.get(extra.get("description", ""), "")
         if CUSIP.match(symbol):
-            raise SourceError(
-                path,
-                f"{at}, column Symbol",
-                f"'{symbol}' is a CUSIP (a plan fund without a ticker); "
-                "put the fund's ticker or plan symbol in the export or use lots-csv for this account",
-            )
-        sym = ticker(symbol, path, f"{at}, column Symbol")
+            sym = _plan_fund(symbol, description, out, f"{path}: {at}")
+        else:
+            sym = ticker(symbol, path, f"{at}, column Symbol")
         shares = number(row[cols["qty"]], path, f"{at}, column Quantity")
         assert shares is not None
         if "price" in extra:
@@ -101,5 +99,21 @@ def read(path: str | Path) -> Holdings:
             out.notes.append(
                 f"{path}: {at}: {sym} lot basis includes a disallowed wash-sale loss of {abs(disallowed):,.2f}"
             )
-        account.lots.append(ImportedLot(sym, shares, basis, acquired, f"{path}: {at}"))
+        account.lots.append(
+            ImportedLot(
+                sym, shares, basis, acquired, f"{path}: {at}", symbol_at=f"{at}, column Symbol", name=description
+            )
+        )
     return out
+
+
+def _plan_fund(cusip: str, description: str, out: Holdings, where: str) -> str:
+    """A plan fund listed by CUSIP: the security master's ticker when it knows the fund by exactly this name,
+    else the CUSIP itself (the import then needs the policy to list it under securities, with its class).
+    The master carries no CUSIPs: the plan funds' fact sheets it was read from give none, and CUSIP Global
+    Services' terms (printed on the ETF fact sheets) forbid passing CUSIPs on as a substitute for its service."""
+    info = lookup_name(description) if description else None
+    if info is None:
+        return cusip
+    out.notes.append(f"{where}: CUSIP {cusip} ({description}) is {info.ticker} in the security master, by its name")
+    return info.ticker

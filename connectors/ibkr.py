@@ -75,7 +75,14 @@ def _positions(path, records: list[tuple[str, dict[str, str]]], out: Holdings) -
         basis = number(_get(r, "basis"), path, f"{where}, field costBasisMoney", required=False)
         opened = date(_get(r, "opened"), path, f"{where}, field openDateTime", required=detail == "LOT")
         out.account(key[0]).lots.append(
-            ImportedLot(sym, shares, basis, opened if detail == "LOT" else None, f"{path}: {where}")
+            ImportedLot(
+                sym,
+                shares,
+                basis,
+                opened if detail == "LOT" else None,
+                f"{path}: {where}",
+                symbol_at=f"{where}, field symbol",
+            )
         )
 
 

@@ -71,6 +71,7 @@ def read(path: str | Path) -> Holdings:
                 f"{path}: {at}",
                 row.get("lot_id") or None,
                 inherited in ("true", "yes"),
+                symbol_at=f"{at}, column security",
             )
         )
     return out

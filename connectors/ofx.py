@@ -50,5 +50,5 @@ def read(path: str | Path) -> Holdings:
                 )
             sym = ticker(tickers[secid], path, where)
             out.prices[sym] = float(pos.unitprice)
-            account.lots.append(ImportedLot(sym, float(pos.units), None, None, f"{path}: {where}"))
+            account.lots.append(ImportedLot(sym, float(pos.units), None, None, f"{path}: {where}", symbol_at=where))
     return out

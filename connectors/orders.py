@@ -1,4 +1,4 @@
-"""A plan's trades as orders: the orders CSV (design §6), an IBKR basket CSV, and a beancount ledger.
+"""A plan's trades as orders: the orders CSV (design §6) and an IBKR basket CSV; reading an orders CSV back.
 
 Orders CSV: one row per order, columns account, broker_account, action, security, shares, order_type (MKT
 for exchange-traded securities, NAV for mutual funds, which trade once a day at their net asset value), price
@@ -11,10 +11,7 @@ IBKR basket (TWS BasketTrader): the header `Action,Quantity,Symbol,SecType,Excha
 OrderType,BasketTag,Account`, one order a row. A basket cannot name lots: set the account's tax-lot method
 (or use Tax Optimizer) to the lots in the orders CSV.
 
-Ledger: beancount transactions that reduce each sold lot at its cost and acquisition date, book the plan's
-gain per lot to Income:CapitalGains:Short/Long, the trade cost to Expenses:Trading, and the proceeds to the
-account's cash; purchases are new lots at the plan's price. The ledger opens with the sold lots' opening
-entries so that it loads on its own; leave those out when appending the plan to your own ledger.
+The beancount ledger (`--ledger`) is connectors.beancount_plan.
 """
 
 from __future__ import annotations
@@ -22,9 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 
 from rebal_opt.models.result import Trade
@@ -65,7 +60,8 @@ def _broker_account(scenario: Scenario, account_id: str) -> str:
     return broker or ""
 
 
-def _shares(x: float) -> str:
+def shares_text(x: float) -> str:
+    """Shares as an order writes them: at most 6 decimals, whole shares as whole numbers ('12', not '12.000000')."""
     return f"{x:.6f}".rstrip("0").rstrip(".")
 
 
@@ -76,7 +72,7 @@ def _lots(scenario: Scenario, trade: Trade) -> tuple[str, str, str]:
     ids, dates, costs = [], [], []
     for sale in trade.lots:
         lot = by_id.get(sale.lot)
-        ids.append(f"{sale.lot}:{_shares(sale.shares)}")
+        ids.append(f"{sale.lot}:{shares_text(sale.shares)}")
         acquired = sale.acquired or (lot.acquired if lot else None)
         dates.append(f"{sale.lot}:{acquired.isoformat() if acquired else ''}")
         costs.append(f"{sale.lot}:{lot.basis_per_share:.6f}" if lot else f"{sale.lot}:")
@@ -94,7 +90,7 @@ def order_rows(scenario: Scenario, trades: Sequence[Trade]) -> list[dict[str, st
                 "broker_account": _broker_account(scenario, t.account),
                 "action": t.action,
                 "security": t.security,
-                "shares": _shares(t.shares),
+                "shares": shares_text(t.shares),
                 "order_type": "NAV" if _is_fund(t.security) else "MKT",
                 "price": f"{t.price:.4f}",
                 "amount": f"{t.amount:.2f}",
@@ -129,7 +125,7 @@ def ibkr_basket(scenario: Scenario, trades: Sequence[Trade], tag: str = "rebal-o
         writer.writerow(
             [
                 t.action.upper(),
-                _shares(t.shares),
+                shares_text(t.shares),
                 t.security,
                 "FUND" if _is_fund(t.security) else "STK",
                 "SMART",
@@ -141,93 +137,6 @@ def ibkr_basket(scenario: Scenario, trades: Sequence[Trade], tag: str = "rebal-o
             ]
         )
     return buffer.getvalue()
-
-
-# --- beancount ledger --------------------------------------------------------------------------------------
-
-
-def _name(text: str) -> str:
-    """An account-name component: capitalized, letters, digits and dashes."""
-    parts = [p for p in re.split(r"[^A-Za-z0-9]+", text) if p]
-    name = "-".join(p[:1].upper() + p[1:] for p in parts) or "Account"
-    return name if name[0].isalpha() else f"A{name}"
-
-
-def _d(x: float, places: int | None = None) -> str:
-    value = Decimal(repr(x))
-    if places is not None:
-        return format(value.quantize(Decimal(1).scaleb(-places)), "f")
-    return format(value.normalize(), "f")
-
-
-def ledger(scenario: Scenario, trades: Sequence[Trade], date_: dt.date | None = None) -> str:
-    """The plan as a beancount ledger that loads on its own (see the module docstring)."""
-    day = date_ or scenario.as_of
-    root = "Assets:Rebal"
-    lots = {lot.id: (a.id, lot) for a in scenario.accounts for lot in a.lots}
-    accounts: set[str] = set()
-    opening: list[str] = []
-    body: list[str] = []
-    commodities: set[str] = set()
-    opened: set[str] = set()
-    for t in trades:
-        account = scenario.account(t.account)
-        base = f"{root}:{_name(account.id)}"
-        cash = f"{base}:Cash"
-        holding = f"{base}:{_name(t.security)}"
-        accounts.update({cash, holding})
-        commodities.add(t.security)
-        if t.action == "buy":
-            body.append(f'{day} * "rebal-opt" "buy {_shares(t.shares)} {t.security} in {account.id}"')
-            body.append(f"  {holding}  {_shares(t.shares)} {t.security} {{{_d(t.price)} USD, {day}}}")
-            if t.cost:
-                body.append(f"  Expenses:Trading  {_d(t.cost, 2)} USD")
-            body.append(f"  {cash}")
-            body.append("")
-            continue
-        body.append(f'{day} * "rebal-opt" "sell {_shares(t.shares)} {t.security} in {account.id}"')
-        for sale in t.lots or []:
-            _, lot = lots[sale.lot]
-            cost = lot.basis_per_share
-            if sale.lot not in opened:
-                opened.add(sale.lot)
-                spec = f'{{{_d(cost)} USD, {lot.acquired}, "{sale.lot}"}}'
-                opening.append(f'{lot.acquired} * "opening lot {sale.lot}"')
-                opening.append(f"  {holding}  {_shares(lot.shares)} {t.security} {spec}")
-                opening.append("  Equity:Opening-Balances")
-                opening.append("")
-            body.append(
-                f'  {holding}  -{_shares(sale.shares)} {t.security} {{{_d(cost)} USD, {lot.acquired}, "{sale.lot}"}}'
-                f" @ {_d(t.price)} USD"
-            )
-            income = "Income:CapitalGains:Short" if sale.term == "short" else "Income:CapitalGains:Long"
-            body.append(f"  {income}  {_d(-sale.gain, 2)} USD")
-            body.append(f'    lot: "{sale.lot}"')
-        if not t.lots:  # a tax-advantaged account: no lots and no gain
-            opening.append(f'{scenario.as_of} * "opening position {t.security} in {account.id}"')
-            opening.append(f"  {holding}  {_shares(t.shares)} {t.security} {{{_d(t.price)} USD}}")
-            opening.append("  Equity:Opening-Balances")
-            opening.append("")
-            body.append(f"  {holding}  -{_shares(t.shares)} {t.security} {{{_d(t.price)} USD}} @ {_d(t.price)} USD")
-        if t.cost:
-            body.append(f"  Expenses:Trading  {_d(t.cost, 2)} USD")
-        body.append(f"  {cash}")
-        body.append("")
-    first = min([lot.acquired for _, lot in lots.values()] + [scenario.as_of])
-    head = [
-        f"; rebal-opt plan for {scenario.label}, {day}",
-        'option "operating_currency" "USD"',
-        "",
-        f"{first} open Equity:Opening-Balances",
-        f"{first} open Income:CapitalGains:Short USD",
-        f"{first} open Income:CapitalGains:Long USD",
-        f"{first} open Expenses:Trading USD",
-        *[f"{first} open {a}" for a in sorted(accounts)],
-        "",
-        "; --- the holdings the plan trades (leave these out when appending the plan to your own ledger) ---",
-        "",
-    ]
-    return "\n".join([*head, *opening, "; --- the plan ---", "", *body])
 
 
 # --- reading orders back (the round trip, and fills) --------------------------------------------------------

@@ -113,7 +113,7 @@ def _read_positions(table, out: Holdings, account, path) -> None:
         assert shares is not None and price is not None
         out.prices[sym] = price
         basis = number(row.get(extra.get("basis", ""), ""), path, f"{at}, column Cost Basis", required=False)
-        account.lots.append(ImportedLot(sym, shares, basis, None, f"{path}: {at}"))
+        account.lots.append(ImportedLot(sym, shares, basis, None, f"{path}: {at}", symbol_at=f"{at}, column Symbol"))
 
 
 def _read_lots(table, out: Holdings, account, path) -> None:
@@ -155,4 +155,6 @@ def _read_lots(table, out: Holdings, account, path) -> None:
             out.notes.append(
                 f"{path}: {at}: {sym} lot basis includes a disallowed wash-sale loss of {abs(disallowed):,.2f}"
             )
-        account.lots.append(ImportedLot(sym, shares, basis, acquired, f"{path}: {at}"))
+        account.lots.append(
+            ImportedLot(sym, shares, basis, acquired, f"{path}: {at}", symbol_at=f"{at}, column Symbol")
+        )

@@ -66,5 +66,7 @@ def read(path: str | Path) -> Holdings:
         out.prices[sym] = price
         if shares == 0:
             continue
-        out.account(row[cols["account"]]).lots.append(ImportedLot(sym, shares, None, None, f"{path}: {at}"))
+        out.account(row[cols["account"]]).lots.append(
+            ImportedLot(sym, shares, None, None, f"{path}: {at}", symbol_at=f"{at}, column Symbol")
+        )
     return out

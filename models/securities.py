@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -133,6 +134,33 @@ def load_master() -> dict[str, MasterSecurity]:
 
 def lookup(ticker: str) -> MasterSecurity | None:
     return load_master().get(ticker.upper())
+
+
+NAME_NOISE = frozenset({"THE", "FUND", "FUNDS", "SHARES", "SHARE"})
+"""Words a broker may add to or drop from a fund's name without naming another fund."""
+
+
+def name_key(name: str) -> tuple[str, ...]:
+    """A fund name compared as brokers write it: case, punctuation, '&' against 'and', and the words 'fund'
+    and 'shares' do not matter; every other word, the share class included, does."""
+    words = re.sub(r"[^A-Z0-9]+", " ", name.upper().replace("&", " AND ")).split()
+    return tuple(w for w in words if w not in NAME_NOISE)
+
+
+@functools.cache
+def _by_name() -> dict[tuple[str, ...], tuple[str, ...]]:
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for ticker, info in load_master().items():
+        key = name_key(info.name)
+        out[key] = (*out.get(key, ()), ticker)
+    return out
+
+
+def lookup_name(name: str) -> MasterSecurity | None:
+    """The master's fund with exactly this name (see `name_key`), or None: no match, or more than one. No
+    fuzzy matching: an abbreviated name ('VANG INST IDX') finds nothing rather than a guess."""
+    tickers = _by_name().get(name_key(name), ())
+    return load_master()[tickers[0]] if len(tickers) == 1 and name_key(name) else None
 
 
 def widen(asset_class: str, targeted: set[str]) -> str:

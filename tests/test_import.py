@@ -60,7 +60,7 @@ def test_each_lot_format_gives_the_same_lots(fmt: str) -> None:
     assert s.account("work401k").holdings == {"VIIIX": 55.5, "VBTLX": 900}  # the account's own source:
     if fmt in ("lots-csv", "fidelity", "ibkr-xml"):  # the others' fixtures carry no cash for the joint account
         assert s.account("joint").cash == pytest.approx(4500.0)
-    if fmt in ("lots-csv", "schwab", "fidelity"):
+    if fmt in ("lots-csv", "schwab", "fidelity", "beancount"):
         assert s.account("ira").holdings == {"BND": 400, "VXUS": 150}
         assert s.account("ira").cash == pytest.approx(800.0)
 
@@ -283,7 +283,7 @@ def test_orders_basket_and_ledger(tmp_path: Path) -> None:
             if p.cost is not None and p.units.number < 0:
                 term = "long" if (entry.date - p.cost.date).days > 365 else "short"
                 gains[term] += -p.units.number * (p.price.number - p.cost.number)
-            if p.account.startswith("Income:CapitalGains:"):
+            if p.account in ("Income:CapitalGains:Short", "Income:CapitalGains:Long"):
                 booked[p.account.rsplit(":", 1)[1].lower()] -= p.units.number
     for term in ("short", "long"):
         assert float(booked[term]) == pytest.approx(plan["realized"][f"{term}_term"], abs=0.01 * len(rows))
@@ -312,33 +312,244 @@ def _write_like(fmt: str, scenario, path: Path) -> list[str]:
                   f'"{lot.acquired:%Y%m%d};100000","LOT"' for lot in joint.lots]  # fmt: skip
         path.write_text("\n".join(lines) + "\n")
         return [f"ibkr-flex:{path}"]
+    if fmt == "schwab":  # Unrealized Gain/Loss, lot details: the symbol on its first lot only, money in cents
+        lines = ['"Unrealized Gain/Loss - Lot Details for account Joint Tenant ...1234 as of 11/25/2026"', '""',
+                 '"Symbol","Name","Open Date","Quantity","Price","Cost/Share","Market Value","Cost Basis",'
+                 '"Gain/Loss $","Gain/Loss %","Holding Period","Disallowed Loss"']  # fmt: skip
+        last = ""
+        for lot in sorted(joint.lots, key=lambda lot: (lot.security, lot.acquired)):
+            symbol, last = ("" if lot.security == last else lot.security), lot.security
+            lines.append(f'"{symbol}","","{lot.acquired:%m/%d/%Y}","{lot.shares!r}","${price[lot.security]:,.2f}",'
+                         f'"${lot.basis_per_share:,.2f}","${lot.shares * price[lot.security]:,.2f}",'
+                         f'"${lot.cost_basis:,.2f}","--","--","--","--"')  # fmt: skip
+        lines.append('"Account Total","","","","","","","","","","",""')
+        path.write_text("\n".join(lines) + "\n")
+        return [f"schwab:{path}"]
+    if fmt == "fidelity":  # the lot-level download, with the core money market as the account's cash
+        lines = ['"Account Number","Account Name","Symbol","Description","Date Acquired","Quantity","Last Price",'
+                 '"Current Value","Cost Basis","Wash Sale Loss Disallowed","Term"']  # fmt: skip
+        lines += [f'"X12341234","Joint WROS","{lot.security}","","{lot.acquired:%m/%d/%Y}","{lot.shares!r}",'
+                  f'"${price[lot.security]:,.2f}","","${lot.cost_basis:,.2f}","--",""'
+                  for lot in joint.lots]  # fmt: skip
+        lines.append(
+            f'"X12341234","Joint WROS","SPAXX**","HELD IN MONEY MARKET","","","","${joint.cash:,.2f}","","",""'
+        )
+        path.write_text("\n".join(lines) + "\n")
+        return [f"fidelity:{path}"]
     raise AssertionError(fmt)
 
 
-@pytest.mark.parametrize("fmt", ["lots-csv", "ibkr-csv"])
+def _apply_orders(before_path: Path, orders: Path, *, from_sources: bool = False):
+    """The household as the plan leaves it: the orders CSV read back and applied to the holdings solved."""
+    from rebal_opt.connectors.assemble import load_scenario
+
+    before = load_scenario(before_path) if from_sources else parse_scenario(yaml.safe_load(before_path.read_text()))
+    return apply_executions(before, read_orders(orders, before.as_of), settle_contributions=True).scenario
+
+
+@pytest.mark.parametrize("fmt", ["lots-csv", "ibkr-csv", "schwab", "fidelity"])
 def test_round_trip(tmp_path: Path, fmt: str) -> None:
+    """Import -> solve -> orders -> apply -> the broker's next export -> re-import: the lots the plan said.
+
+    For a broker file the round trip depends on the test writing that file as the broker would, so it shows
+    that the importer keeps what an export of the new holdings says: every lot left or bought, its date, shares
+    and basis (to the cent, as brokers print it)."""
     scenario_path = _imported(tmp_path, fmt)
     orders = tmp_path / "orders.csv"
-    ledger = tmp_path / "plan.beancount"
-    _solve(tmp_path, scenario_path, "--orders", str(orders), "--ledger", str(ledger))
-    before = parse_scenario(yaml.safe_load(scenario_path.read_text()))
-    after = apply_executions(before, read_orders(orders, before.as_of), settle_contributions=True).scenario
-    if fmt == "beancount":  # the plan's transactions appended to the household's own ledger
-        plan_part = ledger.read_text().split("; --- the plan ---", 1)[1]
-        opens = [line for line in ledger.read_text().splitlines() if " open " in line and "Rebal" in line]
-        text = (DATA / "ledger.beancount").read_text().replace("Assets:Schwab:Joint", "Assets:Rebal:Joint")
-        text = text.replace("Assets:Rebal:Joint:Cash USD", "Assets:Rebal:Joint:Cash")
-        extra = "\n".join(o for o in opens if o.split()[-1] not in text)
-        extra += "\n2015-01-01 open Income:CapitalGains:Short USD\n2015-01-01 open Income:CapitalGains:Long USD"
-        extra += "\n2015-01-01 open Expenses:Trading USD\n"
-        (tmp_path / "ledger.beancount").write_text(text + "\n" + extra + plan_part)
-        policy = yaml.safe_load(POLICY.read_text())
-        policy["accounts"][0]["broker_account"] = "Assets:Rebal:Joint"
-        (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
-        (tmp_path / "work401k.csv").write_text((DATA / "work401k.csv").read_text())
-        again = import_files(tmp_path / "policy.yaml", [f"beancount:{tmp_path / 'ledger.beancount'}"]).scenario
-    else:
-        again = import_files(POLICY, _write_like(fmt, after, tmp_path / "next.csv")).scenario
+    _solve(tmp_path, scenario_path, "--orders", str(orders))
+    after = _apply_orders(scenario_path, orders)
+    again = import_files(POLICY, _write_like(fmt, after, tmp_path / "next.csv")).scenario
     # Lot by lot, the re-imported holdings are what the plan said (ids aside: brokers number lots their own way).
     assert lot_set(again) == lot_set(after)
-    assert again.account("joint").cash == pytest.approx(after.account("joint").cash, abs=0.02)
+    bought = {lot for lot in lot_set(after) if lot[3] == after.as_of}
+    assert bought and lot_set(after) - bought != JOINT  # the plan bought, and sold lots whole or in part
+    if fmt in ("lots-csv", "fidelity"):
+        assert again.account("joint").cash == pytest.approx(after.account("joint").cash, abs=0.01)
+
+
+def _sale_lines(entries) -> list[tuple[str, Decimal, object, str, Decimal]]:
+    """Each lot line of the ledger's sales: (lot id, shares, cost, income account, income), read from the
+    postings (a lot reduction followed by the income posting that names the lot)."""
+    from beancount.core import data as bc
+
+    out = []
+    for entry in entries:
+        if not isinstance(entry, bc.Transaction) or "rebal-opt" not in entry.tags:
+            continue
+        pending = None
+        for p in entry.postings:
+            if p.cost is not None and p.units.number < 0:
+                pending = p
+            elif p.account.startswith("Income:CapitalGains:") and pending is not None and "lot" in p.meta:
+                out.append((p.meta["lot"], -pending.units.number, pending.cost, p.account, p.units.number))
+                pending = None
+    return out
+
+
+@pytest.mark.parametrize("route", ["--ledger-for", "source"])
+def test_beancount_round_trip(tmp_path: Path, route: str) -> None:
+    """The plan written for the household's own ledger, appended to it, loads with beancount and re-imports to
+    the lots the plan said; its realized gains are the plan's. `--ledger-for` names the ledger; `source` is a
+    scenario whose account reads the ledger itself (then --ledger writes for it without being told)."""
+    from beancount import loader
+
+    own = tmp_path / "household.beancount"
+    own.write_text((DATA / "ledger.beancount").read_text())
+    orders, plan_file = tmp_path / "orders.csv", tmp_path / "plan.beancount"
+    if route == "--ledger-for":
+        scenario_path = _imported(tmp_path, "beancount")
+        plan = _solve(tmp_path, scenario_path, "--orders", str(orders), "--ledger", str(plan_file),
+                      "--ledger-for", str(own))  # fmt: skip
+    else:
+        data = yaml.safe_load(POLICY.read_text())
+        data["accounts"][0]["source"] = f"beancount:{own.name}"
+        data["accounts"][2]["source"] = f"lots-csv:{DATA / 'work401k.csv'}"
+        data["targets"] = {"us_equity": 0.1, "intl_equity": 0.45, "bonds": 0.4, "cash": 0.05}
+        data["objective"] = {"tax_weight": 0.2}
+        scenario_path = tmp_path / "household.yaml"
+        scenario_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        plan = _solve(tmp_path, scenario_path, "--orders", str(orders), "--ledger", str(plan_file))
+    text = plan_file.read_text()
+    assert "Assets:Rebal" not in text and "Assets:Schwab:Joint  -" in text  # the ledger's own accounts
+    assert "Equity:Opening-Balances" not in text  # only the plan: nothing to leave out when appending
+    combined = tmp_path / "combined.beancount"
+    combined.write_text(own.read_text() + "\n" + text)
+    entries, errors, _ = loader.load_file(str(combined))
+    assert errors == []
+    after = _apply_orders(scenario_path, orders, from_sources=route == "source")
+    again = import_files(POLICY, [f"beancount:{combined}"]).scenario
+    assert lot_set(again) == lot_set(after)
+    lines = _sale_lines(entries)
+    assert lines and {lot for lot, *_ in lines} == {s["lot"] for t in plan["trades"] for s in t.get("lots") or []}
+    # Cash: the ledger books the plan's gains in cents, so each lot line may move it by half a cent.
+    assert again.account("joint").cash == pytest.approx(after.account("joint").cash, abs=0.005 * len(lines) + 1e-9)
+    for term in ("short", "long"):
+        booked = -sum(amount for _, _, _, account, amount in lines if account.endswith(term.title()))
+        assert float(booked) == pytest.approx(plan["realized"][f"{term}_term"], abs=1e-9)
+    # The IRA (its cash and funds in one ledger account): positions as the plan said; its sales took the ledger's
+    # lots first in, first out, and their untaxed gain is booked apart from the realized gains.
+    assert any(t["account"] == "ira" and t["action"] == "sell" for t in plan["trades"])
+    ira, ira_after = again.account("ira"), after.account("ira")
+    assert ira.holdings.keys() == ira_after.holdings.keys()
+    for ticker, shares in ira_after.holdings.items():
+        assert ira.holdings[ticker] == pytest.approx(shares, abs=1e-9)
+    assert ira.cash == pytest.approx(ira_after.cash, abs=0.01)
+    assert "Income:CapitalGains:Tax-Advantaged" in text
+
+
+def test_whole_shares_orders_and_ledger(tmp_path: Path) -> None:
+    """rules.whole_shares: the orders CSV and the basket carry whole numbers (no '12.000000'), a fraction only
+    where a fractional lot or position is sold whole; the ledger books each lot line at that lot's cost and
+    date, with the plan's gain."""
+    import re
+
+    from beancount import loader
+
+    scenario_path = _imported(tmp_path, "lots-csv")
+    data = yaml.safe_load(scenario_path.read_text())
+    data["rules"]["whole_shares"] = True
+    scenario_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    orders, basket, ledger = tmp_path / "o.csv", tmp_path / "b.csv", tmp_path / "p.beancount"
+    plan = _solve(tmp_path, scenario_path, "--orders", str(orders), "--ledger", str(ledger))
+    _solve(tmp_path, scenario_path, "--orders", str(basket), "--orders-format", "ibkr-basket")
+    s = parse_scenario(data)
+    lots = {lot.id: lot for a in s.accounts for lot in a.lots}
+    held = {(a.id, t): n for a in s.accounts for t, n in a.holdings.items()}
+    written = re.compile(r"\d+(\.\d*[1-9])?")  # no trailing zeros, no '12.000000'
+
+    def whole_or_all(text: str, entire: float) -> bool:
+        return bool(re.fullmatch(r"\d+", text)) or float(text) == pytest.approx(entire, abs=1e-9)
+
+    rows = list(csv.DictReader(orders.open()))
+    assert any(row["lots"] for row in rows), "the fixture plan should sell lots"
+    for row in rows:
+        assert written.fullmatch(row["shares"]), row
+        sold = [part.rpartition(":") for part in filter(None, row["lots"].split(";"))]
+        for lot_id, _, n in sold:
+            assert written.fullmatch(n) and whole_or_all(n, lots[lot_id].shares), row
+        if sold:
+            assert float(row["shares"]) == pytest.approx(sum(float(n) for *_, n in sold), abs=1e-9)
+        else:
+            assert whole_or_all(row["shares"], held.get((row["account"], row["security"]), -1.0)), row
+    quantities = [line.split(",")[1] for line in basket.read_text().splitlines()[1:]]
+    assert quantities == [row["shares"] for row in rows]
+    entries, errors, _ = loader.load_file(str(ledger))
+    assert errors == []
+    plan_lines = {s["lot"]: s for t in plan["trades"] for s in t.get("lots") or []}
+    booked = _sale_lines(entries)
+    assert {lot for lot, *_ in booked} == set(plan_lines)
+    for lot_id, n, cost, account, income in booked:
+        lot = lots[lot_id]
+        assert float(n) == pytest.approx(plan_lines[lot_id]["shares"], abs=1e-9)
+        assert cost.date == lot.acquired and float(cost.number) == pytest.approx(lot.basis_per_share, rel=1e-12)
+        assert account.endswith(plan_lines[lot_id]["term"].title())
+        assert float(-income) == pytest.approx(plan_lines[lot_id]["gain"], abs=1e-9)
+
+
+def test_ledger_for_errors(tmp_path: Path) -> None:
+    """--ledger-for: a ledger beancount cannot load fails before the solve; a ledger without the plan's lots
+    fails naming the lot, and neither the orders nor the ledger file is written."""
+    scenario_path = _imported(tmp_path, "lots-csv")
+    runner = CliRunner()
+    broken = tmp_path / "broken.beancount"
+    broken.write_text((DATA / "ledger.beancount").read_text().replace("{150.20 USD", "{150.20 USD BAD"))
+    result = runner.invoke(cli, ["solve", str(scenario_path), "--ledger", str(tmp_path / "p"), "--ledger-for",
+                                 str(broken)])  # fmt: skip
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.output
+    assert "--ledger-for" in result.stderr and "broken.beancount: row" in result.stderr
+    result = runner.invoke(cli, ["solve", str(scenario_path), "--ledger-for", str(DATA / "ledger.beancount")])
+    assert result.exit_code == 2 and "give --ledger FILE too" in result.stderr
+    other = tmp_path / "other.beancount"  # the same household, but the VTI lot of 2019 cost 150.00 a share
+    other.write_text((DATA / "ledger.beancount").read_text().replace("{150.20 USD", "{150.00 USD"))
+    orders, ledger = tmp_path / "o.csv", tmp_path / "p.beancount"
+    result = runner.invoke(cli, ["solve", str(scenario_path), "--orders", str(orders), "--ledger", str(ledger),
+                                 "--ledger-for", str(other)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "holds no lot of VTI acquired 2019-03-14 at 150.2000 USD" in errors[0]
+    assert not orders.exists() and not ledger.exists()
+
+
+def test_ledger_for_leaves_out_accounts_it_does_not_hold(tmp_path: Path) -> None:
+    scenario_path = _imported(tmp_path, "lots-csv")
+    ledger = tmp_path / "p.beancount"
+    result = CliRunner().invoke(cli, ["solve", str(scenario_path), "--ledger", str(ledger), "--ledger-for",
+                                      str(DATA / "ledger.beancount")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert notes and all("ira" in n or "work401k" in n for n in notes)
+    assert "; left out: " in ledger.read_text()
+
+
+# --- plan funds listed by CUSIP ----------------------------------------------------------------------------
+
+
+def test_fidelity_cusip_rows_by_name_or_policy() -> None:
+    outcome = import_files(DATA / "policy-401k.yaml", [f"fidelity:{DATA / 'fidelity-401k.csv'}"])
+    s = outcome.scenario
+    assert s.account("k401").holdings == {"VGFNM076": 210.5, "99999B103": 25000, "VBTLX": 1550}
+    assert s.securities["VGFNM076"].asset_class == "us_equity" and s.securities["VGFNM076"].plan_only
+    assert s.securities["99999B103"].asset_class == "bonds" and s.securities["99999B103"].price == 1.0
+    assert any("CUSIP 99999A105" in n and "VGFNM076" in n for n in outcome.notes)
+
+
+def test_fidelity_unknown_cusip_is_one_line(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((DATA / "policy-401k.yaml").read_text().replace('  "99999B103": {asset_class: bonds}\n', ""))
+    source = f"fidelity:{DATA / 'fidelity-401k.csv'}"
+    result = CliRunner().invoke(cli, ["import", "--policy", str(policy), source])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    assert f"{DATA / 'fidelity-401k.csv'}: row 3, column Symbol: '99999B103' (ACME STABLE VALUE FUND)" in errors[0]
+    assert "add it to the policy's securities with its asset class" in errors[0]
+
+
+def test_lookup_by_name() -> None:
+    from rebal_opt.models.securities import lookup_name
+
+    assert lookup_name("VANGUARD TOTAL STOCK MARKET INDEX FUND ADMIRAL SHARES").ticker == "VTSAX"
+    assert lookup_name("Vanguard Institutional 500 Index Trust - Unit A").ticker == "VGFNM076"
+    assert lookup_name("VANG TOT STK MKT IDX ADM") is None  # abbreviated: no guess
+    assert lookup_name("Vanguard Total Stock Market Index Fund") is None  # which share class? several
+    assert lookup_name("") is None
