@@ -409,8 +409,17 @@ def idle_cash_limit(scenario: Scenario, shares: dict[tuple[str, str], float], ca
             slack += cash[account.id]
         else:
             grain = max(scenario.securities[t].price for t in menu) if rules.whole_shares else 0.0
-            slack += max(rules.min_trade, grain)
+            slack += max(rules.min_trade, grain) + rules.costs.commission
+        if account.contribution < 0 and account.tradable:
+            # A withdrawal keeps a cent per position it could sell (each sale settles to the cent).
+            slack += 0.01 * len(held_tickers(scenario, account.id))
     return sum(a.min_cash for a in scenario.accounts) + room + slack
+
+
+def held_tickers(scenario: Scenario, account_id: str) -> set[str]:
+    """Tickers an account holds before the plan (holdings and lots)."""
+    account = scenario.account(account_id)
+    return {t for t, n in account.holdings.items() if n > 0} | {lot.security for lot in account.lots if lot.shares > 0}
 
 
 def assert_infeasible_is_explained(scenario: Scenario, exc: InfeasiblePlan) -> None:
