@@ -336,6 +336,13 @@ def print_result(result: Result, out: Console | None = None) -> None:
         f"tracking error: {pct(result.tracking_error.before)} before, {pct(result.tracking_error.after)} after; "
         f"trading costs {money(result.costs)}"
     )
+    if result.location is not None:
+        loc = result.location
+        accounts = "; ".join(f"{escape(a)} {money(v.before)} → {money(v.after)}" for a, v in loc.by_account.items())
+        out.print(
+            f"holding cost (rules.location): {money(loc.before)} a year before, {money(loc.after)} after "
+            f"({accounts}); worth {money(loc.present_value)} over {loc.horizon_years:g} years"
+        )
     if result.yearend is not None:
         y = result.yearend
         t = table("year-end", [Col("", False), Col("without\nthe plan"), Col("with\nthe plan")])

@@ -134,6 +134,39 @@ class YearEndSummary(ResultModel):
     )
 
 
+class AccountLocation(ResultModel):
+    before: Money = Field(description="Yearly cost of holding what the account holds before the plan, dollars.")
+    after: Money = Field(description="The same after the plan.")
+
+
+class LocationRates(ResultModel):
+    """The marginal rates the holding costs use (fractions, federal + state; NIIT where it applies)."""
+
+    ordinary: float = Field(description="Interest and non-qualified dividends in a taxable account.")
+    qualified: float = Field(description="Qualified dividends in a taxable account.")
+    tax_exempt: float = Field(description="Municipal interest in a taxable account (the state's rate).")
+    withdrawal: float = Field(description="Withdrawals from a tax-deferred account.")
+
+
+class LocationSummary(ResultModel):
+    """rules.location: what holding the household's securities where they are held costs a year — tax on
+    taxable distributions, tax owed later on tax-deferred growth, expense ratios, return given up against
+    the asset class (a municipal fund's lower yield) — before and after the plan (docs/location.md)."""
+
+    before: Money = Field(description="Dollars a year, every account, before the plan (contributions in).")
+    after: Money = Field(description="Dollars a year after the plan.")
+    by_account: dict[str, AccountLocation] = Field(default_factory=dict)
+    horizon_years: float = Field(description="objective.location_horizon_years.")
+    present_value: Money = Field(
+        description="What the plan's change of where (and in which share class) each class is held saves over "
+        "the horizon, discounted, as the optimizer counts it: a change of allocation alone is worth 0."
+    )
+    rates: LocationRates
+    not_counted: list[str] = Field(
+        default_factory=list, description="Securities without market figures: their holding cost is not counted."
+    )
+
+
 class Result(ResultModel):
     scenario: str
     status: ResultStatus
@@ -152,6 +185,9 @@ class Result(ResultModel):
     notes: list[str] = Field(default_factory=list)
     verified: bool = Field(default=False, description="The plan passed the independent verifier.")
     yearend: YearEndSummary | None = Field(default=None, description="Year-end planning figures.")
+    location: LocationSummary | None = Field(
+        default=None, description="rules.location: the yearly cost of holding, before and after the plan."
+    )
 
 
 class UnwindLotSale(ResultModel):

@@ -65,6 +65,13 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+def _on_off(value: Any) -> Any:
+    # A switch written `on`/`off`; true/false (JSON, or a YAML boolean) mean the same.
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
 def _date_text(value: Any) -> Any:
     # pydantic's lax mode reads a number as a Unix timestamp (0 -> 1970-01-01): dates are written out.
     if isinstance(value, bool | int | float):
@@ -321,6 +328,12 @@ class Rules(StrictModel):
         description="Consider tax-loss harvesting when every class is inside its band (false: such a household "
         "gets no_trade_needed).",
     )
+    location: Annotated[Literal["on", "off"], BeforeValidator(_on_off)] = Field(
+        default="off",
+        description="on: the plan also weighs what holding each security costs in each account (tax on its "
+        "distributions, tax owed later on tax-deferred growth, fees, return given up), so assets move to where "
+        "they are taxed least when that beats the tax and costs of moving them (docs/location.md).",
+    )
 
 
 class RiskModel(StrictModel):
@@ -370,6 +383,19 @@ class Objective(StrictModel):
         default=1.0, description="Weight on a dollar of tax relative to tracking error (see docs)."
     )
     risk_model: RiskModel | None = None
+    location_horizon_years: Annotated[float, NotBool, Field(gt=0.0, le=50.0)] = Field(
+        default=10.0,
+        description="rules.location: years over which the cost of holding each security where it is held is "
+        "counted (discounted).",
+    )
+    location_discount_rate: Annotated[float, NotBool, Field(ge=0.0, le=0.5)] = Field(
+        default=0.04, description="rules.location: yearly rate that discounts those costs."
+    )
+    withdrawal_tax_rate: Rate | None = Field(
+        default=None,
+        description="rules.location: tax rate on withdrawals from tax-deferred accounts (federal + state); "
+        "default: the household's marginal rate on ordinary income now.",
+    )
 
 
 class NextYear(StrictModel):

@@ -82,6 +82,9 @@ class RebalanceData:
     untradable_class_value: np.ndarray  # (C,) k$ that can never move
     windows: WashWindows
     wash_groups: dict[str, tuple[list[int], list[int]]] = field(default_factory=dict)  # group -> (loss units, buys)
+    # group -> (short, long) dollars (≤ 0) of loss that its harvestable lots would realize if all sold; kept by
+    # without_sales, so that a buy-only phase still knows the harvest a purchase would block (rules.location)
+    harvest_by_group: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def without_sales(self) -> RebalanceData:
         """The same household with nothing to sell: the contributions-first phase, compiled small."""
@@ -279,6 +282,15 @@ def build_data(scenario: Scenario) -> RebalanceData:
             if buys:
                 wash_groups[group] = (members, buys)
 
+    harvest_by_group: dict[str, tuple[float, float]] = {}
+    for j, u in enumerate(units):
+        if not (u.taxable and unit_gain_ratio[j] < 0 and unit_value[j] > 0):
+            continue
+        group = scenario.wash_group(u.security)
+        short, long = harvest_by_group.get(group, (0.0, 0.0))
+        loss = float(unit_gain_ratio[j] * unit_value[j] * SCALE)
+        harvest_by_group[group] = (short + loss, long) if unit_short[j] else (short, long + loss)
+
     return RebalanceData(
         scenario=scenario,
         classes=classes,
@@ -310,4 +322,5 @@ def build_data(scenario: Scenario) -> RebalanceData:
         untradable_class_value=untradable,
         windows=windows,
         wash_groups=wash_groups,
+        harvest_by_group=harvest_by_group,
     )

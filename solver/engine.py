@@ -88,6 +88,9 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
             chosen.append(blocks.NoLossHarvest())
         if yearend.target_net_realized is not None:
             chosen.append(blocks.TargetNetRealized())
+    # rules.location prices holding (where, and in which security) in the rebalance; not in the year-end
+    # planner nor in an unwind's periods, which have their own objectives.
+    location = rules.location == "on" and options.purpose == "rebalance"
     quadratic = data.scenario.objective.tracking == "quadratic"
     tracking = objective.QuadraticTracking() if quadratic else objective.AbsoluteTracking()
     # Tighter wash-sale relaxation through the tracking cone's specific-risk leaves (direct indexing).
@@ -106,6 +109,10 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(objective.YearEndTax())
     elif not period_of_plan and (data.scenario.objective.tax_weight > 0 or options.tax_weight_parameter):
         chosen.append(objective.CapitalGainsTax())
+    if location:
+        chosen += [objective.HoldingCost(), objective.DuplicatePurchases()]
+        if not options.allow_sells and rules.wash_sales == "avoid":
+            chosen.append(objective.ForgoneHarvest())
     chosen.append(objective.TradingCosts())
     chosen.append(objective.TurnoverTieBreak())
     return chosen
@@ -165,6 +172,8 @@ class SolveLog:
 
 def _phase_name(options: BuildOptions) -> str:
     """What a phase solves, in the user's words (progress on the terminal)."""
+    if options.harvest_only and options.relocate:
+        return "moving assets to where they are taxed less, harvesting losses (every class in band)"
     if options.harvest_only:
         return "harvesting losses (every class in band)"
     if options.objective == "band_violation":
@@ -215,8 +224,11 @@ def run_phases(
     # A negative gain cap asks the plan to realize a loss: work to do even inside the bands.
     demands = scenario.rules.max_realized_gain is not None and scenario.rules.max_realized_gain < 0
     harvest = False
+    relocate = scenario.rules.location == "on"
     if purpose == "rebalance" and not even_in_band and not check(scenario).rebalance_due and not flows and not demands:
-        if not (scenario.rules.harvest_in_band and data.harvestable.any()):
+        # In band: harvest losses (rules.harvest_in_band) and, with rules.location, move assets to where they
+        # are taxed less when that is worth the tax and costs; otherwise there is nothing to do.
+        if not (relocate or (scenario.rules.harvest_in_band and data.harvestable.any())):
             return None
         harvest = True
     log = SolveLog()
@@ -233,7 +245,7 @@ def run_phases(
         return built, outcome
 
     if harvest:
-        built, outcome = attempt(BuildOptions(harvest_only=True))
+        built, outcome = attempt(BuildOptions(harvest_only=True, relocate=relocate))
         if outcome.has_plan:
             return PhaseOutcome(data, built, outcome, log, notes, harvest=True)
     result = _hard_bands(scenario, attempt, notes, purpose)
@@ -298,11 +310,19 @@ def solve(
     )
     status = "time_limit" if outcome.status == "time_limit" else "optimal"
     notes = list(phases.notes)
+    relocate = phases.built.model.options.relocate
     if phases.harvest and not trades:
         status = "no_trade_needed"
+        worth = (
+            "no move to a lower-tax account and no loss harvest" if relocate else "no loss is worth harvesting: none"
+        )
         notes.append(
-            "every class is inside its band and no loss is worth harvesting: none saves more tax than the "
-            "tracking error and costs it adds"
+            f"every class is inside its band and {worth} saves more tax than the tracking error and costs it adds"
+        )
+    elif phases.harvest and relocate:
+        notes.append(
+            "every class is inside its band: the plan only moves assets to where they are taxed less and "
+            "harvests losses (rules.location), each account buying with what it sells"
         )
     elif phases.harvest:
         notes.append("every class is inside its band: the plan only harvests losses (rules.harvest_in_band)")

@@ -29,6 +29,7 @@ class BuildOptions:
     tax_weight_parameter: bool = False  # tax_weight as a cvxpy Parameter: re-solve at other weights (frontier)
     disabled: frozenset[str] = frozenset()  # rule blocks switched off (infeasibility diagnosis)
     harvest_only: bool = False  # in band: only loss lots may be sold, and only their proceeds reinvested
+    relocate: bool = False  # with harvest_only (rules.location): any lot may be sold, to hold assets where taxed less
     cash_stuck: bool = False  # contributions first as far as the bands allow (blocks.CashSpent._stuck_cash)
 
 
@@ -65,7 +66,7 @@ class RebalanceModel:
     @classmethod
     def create(cls, data: RebalanceData, options: BuildOptions) -> RebalanceModel:
         upper = data.unit_value if options.allow_sells else np.zeros_like(data.unit_value)
-        if options.harvest_only:
+        if options.harvest_only and not options.relocate:
             upper = upper * data.harvestable
         sell = cp.Variable(len(data.units), name="sell", bounds=[np.zeros(len(data.units)), upper])
         limit = data.buy_cap if options.soft_bands else data.buy_band_cap

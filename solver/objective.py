@@ -20,6 +20,7 @@ from rebal_opt.models.scenario import Scenario, YearEnd
 
 from .cone import SecondOrderCone
 from .data import SCALE, RebalanceData
+from .location import harvest_value, holding_costs
 from .model import RebalanceModel
 from .tax.encoding import CapitalGainsTaxEncoding
 from .tax.evaluate import evaluate_tax, tax_with_gains
@@ -189,6 +190,120 @@ class TurnoverTieBreak:
 
     def add(self, model: RebalanceModel) -> None:
         model.objective_terms["turnover"] = TURNOVER_TIE_BREAK * (cp.sum(model.sell) + cp.sum(model.buy))
+
+
+@dataclass
+class HoldingCost:
+    """rules.location: tax_weight·Σ κ_{a,s}·(V_after − V_before) over every (account, security) the plan
+    trades and every account's cash, k$ (solver/location.py states the costs and their assumptions).
+
+    κ_{a,s} = PV_{type(a)}(s) − Σ_c E_{c,s}·ĉ_c: the present value over the horizon of what a dollar of s
+    costs to hold in an account of a's type (tax on distributions, tax owed later on tax-deferred growth,
+    fees, return given up against its class), less its classes' reference ĉ (the class held pro rata in
+    every account), so that the term prices where and in what a class is held, not how much of it. Linear
+    in the plan: V_after − V_before is a buy, minus a sale, or the change of an account's cash.
+    """
+
+    name: str = "holding cost (rules.location)"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        weight = model.tax_weight
+        if not (isinstance(weight, cp.Parameter) or weight > 0):
+            return
+        costs = holding_costs(d.scenario)
+        kind = {a.id: a.type for a in d.scenario.accounts}
+        buy = np.array([costs.relative(kind[b.account], b.security) for b in d.buy_slots])
+        sell = np.array([costs.relative(kind[s.account], s.security) for s in d.sell_slots])
+        cash = np.array([costs.relative(kind[a], None) for a in d.accounts])
+        change: cp.Expression = cash @ (model.cash_after() - d.cash_start)
+        if len(d.buy_slots):
+            change = change + buy @ model.buy
+        if len(d.sell_slots):
+            change = change - sell @ model.sell_by_slot
+        model.objective_terms["location"] = weight * change
+
+
+DUPLICATE_PURCHASE_CHARGE = 5.0
+"""Dollars charged for each security bought in one account beyond the first of its wash group (rules.location)."""
+
+
+@dataclass
+class DuplicatePurchases:
+    """rules.location: no two securities of one wash group bought in one account unless it is worth
+    DUPLICATE_PURCHASE_CHARGE dollars (unweighted, like the turnover tie-break, but larger).
+
+    Two share classes of one fund (VTI and VTSAX) give the same exposure: a second one buys only
+    granularity — whole shares that fit a band edge or the leftover cash a little better, worth cents to a
+    few dollars of tracking error. Per (account, group) with two or more buy slots: binaries z_b (the trade
+    indicators when the model has them) with y_b ≤ ȳ_b·z_b, an excess e ≥ Σ z_b − 1, e ≥ 0, and
+    charge·e in the objective. A charge rather than a rule: a plan that needs the second purchase (a band
+    met only with it, a minimum trade) still makes it, and no household becomes infeasible.
+    """
+
+    name: str = "duplicate purchases (rules.location)"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        s = d.scenario
+        groups: dict[tuple[str, str], list[int]] = {}
+        for b, slot in enumerate(d.buy_slots):
+            groups.setdefault((slot.account, s.wash_group(slot.security)), []).append(b)
+        shared = [slots for slots in groups.values() if len(slots) > 1]
+        if not shared:
+            return
+        members = sorted(b for slots in shared for b in slots)
+        if model.buy_trade is not None:
+            trade = model.buy_trade
+            column = {b: b for b in members}
+        else:
+            trade = cp.Variable(len(members), boolean=True, name="group_purchase")
+            model.permissions.append(trade)
+            column = {b: k for k, b in enumerate(members)}
+            limit = model.buy_limit[members]
+            model.constraints.append(model.buy[members] <= cp.multiply(limit, trade))
+        excess = cp.Variable(len(shared), nonneg=True, name="duplicate_purchases")
+        for k, slots in enumerate(shared):
+            model.constraints.append(excess[k] >= cp.sum(trade[[column[b] for b in slots]]) - 1)
+        model.objective_terms["duplicates"] = DUPLICATE_PURCHASE_CHARGE / SCALE * cp.sum(excess)
+
+
+@dataclass
+class ForgoneHarvest:
+    """rules.location, buy-only phases: a purchase in a wash group whose taxable loss lots could be harvested
+    blocks that harvest for 30 days, so it is charged the tax the harvest would save now:
+    tax_weight·H_g·β_g, Σ_{b∈g} y_b ≤ ȳ_g·β_g, β_g binary, H_g by the exact engine this year and next.
+
+    Where the plan may sell, the harvest is a choice of the same MILP (the tax term saves it, WashSales
+    excludes it from a purchase in its group), so the objective already compares the two; in a buy-only
+    phase (contributions first: nothing is sold) it is not, and a purchase could block a loss worth more than
+    what the purchase does — a substitute in another group, or no purchase, is chosen when cheaper.
+    """
+
+    name: str = "forgone harvest (rules.location)"
+
+    def add(self, model: RebalanceModel) -> None:
+        d = model.data
+        s = d.scenario
+        weight = model.tax_weight
+        if not (isinstance(weight, cp.Parameter) or weight > 0) or not d.harvest_by_group:
+            return
+        buys: dict[str, list[int]] = {}
+        for b, slot in enumerate(d.buy_slots):
+            group = s.wash_group(slot.security)
+            if group in d.harvest_by_group:
+                buys.setdefault(group, []).append(b)
+        values = {g: harvest_value(s, *d.harvest_by_group[g]) / SCALE for g in buys}
+        groups = [g for g in buys if values[g] > 0]
+        if not groups:
+            return
+        bought = cp.Variable(len(groups), boolean=True, name="harvest_blocked")
+        model.permissions.append(bought)
+        model.exclusive.append(bought)
+        for k, group in enumerate(groups):
+            slots = buys[group]
+            model.constraints.append(cp.sum(model.buy[slots]) <= float(model.buy_limit[slots].sum()) * bought[k])
+        model.objective_terms["forgone_harvest"] = weight * (np.array([values[g] for g in groups]) @ bought)
 
 
 @dataclass

@@ -38,6 +38,7 @@ from .household import (
     starting_shares,
     withdrawals,
 )
+from .location import location_summary
 from .lots import holding_term
 from .tax.evaluate import evaluate_tax, tax_with_gains
 from .taxes import situation_from_scenario
@@ -492,4 +493,5 @@ def build_result(
         cash_after={a: round(v, 2) for a, v in cash.items()},
         band_violations=violations,
         notes=notes,
+        location=location_summary(s, shares, cash) if s.rules.location == "on" else None,
     )

@@ -1205,10 +1205,16 @@ def _purchase_that_fits(p: _Plan, total: float) -> str | None:
 def _harvest_only(p: _Plan) -> bool:
     """A household with every class in band and no money in or out, whose plan only harvests: every sale
     is of taxable lots at a loss and no account buys for more than its sales bring in. Such sales are not
-    made to rebalance, so contributions-first (spend cash before selling) does not apply to them."""
+    made to rebalance, so contributions-first (spend cash before selling) does not apply to them. With
+    rules.location on, such a plan may also sell anything to hold assets where they are taxed less (an
+    in-band relocation): still no account buys for more than its sales bring in."""
     if any(a.contribution != 0 for a in p.s.accounts) or not all(_outside(w) <= WEIGHT_TOL for w in p.before.values()):
         return False
-    if any(p.accounts[t.account].type != AccountType.TAXABLE for t in p.sells) or any(x.gain >= 0 for x in p.lots_sold):
+    relocation = p.s.rules.location == "on"
+    only_losses = all(p.accounts[t.account].type == AccountType.TAXABLE for t in p.sells) and all(
+        x.gain < 0 for x in p.lots_sold
+    )
+    if not (relocation or only_losses):
         return False
     if p.unresolved_lots:
         return False

@@ -5,7 +5,7 @@ classes (and cash), prices high enough that only a handful of shares can trade. 
 shares sold per lot and per IRA position, shares bought per (account, security) — is enumerated with
 numpy, the ones that break a rule are dropped, and the objective is evaluated exactly:
 
-    tracking  +  tax_weight·(tax with the trades − tax without + spread costs)  +  1e-6·turnover
+    tracking  +  tax_weight·(tax with the trades − tax without + spread costs + holding cost)  +  1e-6·turnover
 
 in dollars, with the drift D_c = V_c − t_c·W_after (V_c the class's dollars after the plan, W_after
 their sum): `absolute` tracking is Σ|D_c| — the solver's objective exactly — and `quadratic` is
@@ -22,6 +22,11 @@ group exclude each other; purchases in the 30 days before as_of and planned ones
 loss lots; a recent loss sale blocks buying). `contributions_first` is off here: its phases are tested
 in test_solve_properties.py.
 
+With `rules.location: on` (the `location-*` cases) the holding cost is the change, over every (account,
+security) position and every account's cash, of dollars held × (the present value over the horizon of
+what a dollar costs to hold there − its class's reference, the class held pro rata in every account),
+written out here from the market assumptions file and the tax engine's marginal rates (HoldingOracle).
+
 Lots of one security are either of one holding term, or of opposite signs (a loss and a gain). Then the
 cheapest way to sell n shares of a security is a whole number of shares per lot (a loss before a gain,
 the smaller gain first — the tax is nondecreasing in short- and long-term gains), so enumerating whole
@@ -33,12 +38,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from rebal_opt.models.loading import parse_scenario
 from rebal_opt.models.result import Result
@@ -47,7 +53,7 @@ from rebal_opt.models.yaml_io import read_yaml_file
 from rebal_opt.solver import highs
 from rebal_opt.solver.engine import solve
 from rebal_opt.solver.objective import TRACKING_TOLERANCE, TURNOVER_TIE_BREAK
-from rebal_opt.solver.tax.evaluate import TaxBreakdown, evaluate_tax, tax_with_gains
+from rebal_opt.solver.tax.evaluate import TaxBreakdown, TaxSituation, evaluate_tax, tax_with_gains
 from rebal_opt.solver.taxes import next_year_situation, situation_from_scenario, with_carryforward
 from rebal_opt.solver.verify import verify
 
@@ -89,17 +95,23 @@ def household(
     tax_weight: float = 1.0,
     recent_trades: list[dict[str, Any]] | None = None,
     planned_purchases: list[dict[str, Any]] | None = None,
+    location: bool = False,
+    figures: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A scenario dict: securities EQ (us_equity), BD (bonds) and, when priced, EQ2 (us_equity, another
-    wash group: a harvest substitute); a taxable `brokerage` with `lots`; an `ira` with `ira` holdings."""
+    wash group: a harvest substitute); a taxable `brokerage` with `lots`; an `ira` with `ira` holdings.
+    `location`: rules.location on; `figures`: a security's yield, tax_exempt, expense_ratio ..."""
     classes = {"EQ": "us_equity", "EQ2": "us_equity", "BD": "bonds"}
+    extra = figures or {}
+    if location:
+        rules = {**(rules or {}), "location": "on"}
     return {
         "name": "enumerated",
         "as_of": AS_OF.isoformat(),
         "tax": {"filing_status": "single", "ordinary_income": 90_000, **(tax or {})},
         "targets": {"us_equity": target_equity, "bonds": round(1 - target_equity, 6)},
         "bands": bands or {"absolute": 0.05, "relative": 0.25},
-        "securities": {t: {"price": p, "asset_class": classes[t]} for t, p in prices.items()},
+        "securities": {t: {"price": p, "asset_class": classes[t], **extra.get(t, {})} for t, p in prices.items()},
         "accounts": [
             {"id": "brokerage", "type": "taxable", "lots": lots, **(brokerage or {})},
             {"id": "ira", "type": "tax_deferred", "holdings": ira, **(ira_account or {})},
@@ -209,6 +221,31 @@ HAND_MADE: dict[str, dict[str, Any]] = {
         bands={"absolute": 0.1, "relative": 1.0},
         tax={"ordinary_income": 120_000},
     ),
+    # rules.location: bonds in the brokerage, stocks in the IRA, equity over its band. The cheapest plan in
+    # tax and tracking sells EQ in the IRA for BD; with the holding cost the brokerage also swaps its BD (a
+    # small gain) for EQ and the IRA sells more EQ for BD.
+    "location-bonds-to-ira": household(
+        lots=[lot("B", "BD", 5, 1_950.00), lot("E", "EQ", 1, 2_000.00)],
+        ira={"EQ": 3, "BD": 1},
+        prices={"EQ": 3_000.00, "BD": 2_000.00},
+        target_equity=0.44,
+        bands={"absolute": 0.05, "relative": 1.0},
+        tax={"ordinary_income": 250_000, "state_rate": 0.05},
+        location=True,
+    ),
+    # The same with a municipal bond fund as BD in a lower bracket: the muni's lower return is paid in
+    # every account, its interest is taxed by the state only.
+    "location-muni": household(
+        lots=[lot("B", "BD", 4, 1_900.00), lot("E", "EQ", 2, 2_500.00)],
+        ira={"EQ": 3, "BD": 1},
+        prices={"EQ": 3_000.00, "BD": 2_000.00},
+        target_equity=0.55,
+        bands={"absolute": 0.03, "relative": 1.0},
+        tax={"ordinary_income": 90_000, "state_rate": 0.05},
+        tracking="quadratic",
+        location=True,
+        figures={"BD": {"tax_exempt": True, "expense_ratio": 0.001}, "EQ": {"yield": 0.02}},
+    ),
     # Quadratic tracking: the cone approximation within 5e-4.
     "quadratic-gain-lots": household(
         lots=[lot("G1", "EQ", 3, 2_900.00), lot("G2", "EQ", 2, 1_000.00), lot("B", "BD", 2, 2_200.00)],
@@ -223,11 +260,15 @@ HAND_MADE: dict[str, dict[str, Any]] = {
 }
 
 
-def random_household(seed: int) -> dict[str, Any]:
-    """A tiny household drawn from `seed`, redrawn until its enumeration is small and a solve is due."""
+def random_household(seed: int, location: bool = False) -> dict[str, Any]:
+    """A tiny household drawn from `seed`, redrawn until its enumeration is small and a solve is due.
+    `location`: rules.location on, and some securities with their own yield, fee or muni flag."""
     rng = np.random.default_rng(seed)
     for _ in range(200):
         data = _draw_household(rng, quadratic=seed % 4 == 0)
+        if location:
+            data["rules"]["location"] = "on"
+            _draw_figures(rng, data["securities"])
         scenario = parse_scenario(data)
         new_cash = any(a.contribution > 0 for a in scenario.accounts)
         if (rebalance_due(scenario) or new_cash) and Space.of(scenario).size() <= MAX_POINTS:
@@ -281,6 +322,18 @@ def _draw_household(rng: np.random.Generator, quadratic: bool) -> dict[str, Any]
         tracking="quadratic" if rng.random() < 0.25 or quadratic else "absolute",
         tax_weight=float(rng.choice([0.5, 1.0, 3.0, 10.0])),
     )
+
+
+def _draw_figures(rng: np.random.Generator, securities: dict[str, Any]) -> None:
+    """Some securities state their own holding figures (the rest take the market assumptions)."""
+    if rng.random() < 0.4:
+        securities["BD"]["tax_exempt"] = True
+    for spec in securities.values():
+        if rng.random() < 0.3:
+            spec["yield"] = round(float(rng.uniform(0.0, 0.05)), 4)
+            spec["qualified_fraction"] = round(float(rng.uniform(0.0, 1.0)), 2)
+        if rng.random() < 0.3:
+            spec["expense_ratio"] = round(float(rng.uniform(0.0, 0.01)), 4)
 
 
 def _keep_lot_order(lots: list[dict[str, Any]], prices: dict[str, float]) -> None:
@@ -345,6 +398,73 @@ class WashWindows:
             if t.action == "sell" and t.realized_gain is not None and t.realized_gain < 0 and start <= t.date
         }
         return cls(frozenset(i for i in blocked if i is not None), frozenset(no_buy))
+
+
+MARKET = yaml.safe_load((Path(__file__).parent.parent / "models" / "data" / "market_assumptions.yaml").read_text())
+"""The shipped market assumptions, read directly: per class expected_return, dividend_yield, qualified_fraction."""
+
+
+def marginal(s: Scenario, *incomes: str) -> float:
+    """The tax on $1,000 more of the named incomes, per dollar (the exact engine)."""
+    base: TaxSituation = situation_from_scenario(s)
+    more = replace(base, **{name: getattr(base, name) + 1_000.0 for name in incomes})
+    return (evaluate_tax(more).total_tax - evaluate_tax(base).total_tax) / 1_000.0
+
+
+def holding_coefficients(
+    s: Scenario, positions: list[tuple[str, str]], accounts: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """rules.location: dollars of objective per dollar held, per position and per account's cash.
+
+    Each: the present value over the horizon of holding a dollar there — return given up against its class
+    (R_class − R), tax on taxable distributions (ordinary, qualified, or the state's rate for municipal
+    interest) paid every year; in a tax-deferred account the withdrawal rate on its growth, owed at the
+    horizon — less the class's reference, the same for the class's market figures held pro rata in every
+    account by value. Every security here is alone in its wash group, so its fee counts for nothing."""
+    ordinary = marginal(s, "ordinary_income", "other_investment_income")
+    qualified = marginal(s, "qualified_dividends")
+    withdrawal = marginal(s, "ordinary_income")
+    if s.objective.withdrawal_tax_rate is not None:
+        withdrawal = s.objective.withdrawal_tax_rate
+    years = int(s.objective.location_horizon_years)
+    rate = s.objective.location_discount_rate
+    each_year = sum((1 + rate) ** -k for k in range(1, years + 1))
+    at_end = years * (1 + rate) ** -years
+
+    def figures(asset_class: str) -> tuple[float, float, float]:
+        return tuple(MARKET[f][asset_class] for f in ("dividend_yield", "qualified_fraction", "expected_return"))
+
+    def present_value(kind: str, y: float, q: float, exempt: bool, ret: float, class_ret: float) -> float:
+        taxed = y * s.tax.state_rate if exempt else y * ((1 - q) * ordinary + q * qualified)
+        paid = class_ret - ret + (taxed if kind == "taxable" else 0.0)
+        owed = withdrawal * ret if kind == "tax_deferred" else 0.0
+        return paid * each_year + owed * at_end
+
+    kinds = {a.id: a.type.value for a in s.accounts}
+    value = {a.id: a.cash + a.contribution for a in s.accounts}
+    for a in s.accounts:
+        for item in a.lots:
+            value[a.id] += item.shares * s.securities[item.security].price
+        for ticker, n in a.holdings.items():
+            value[a.id] += n * s.securities[ticker].price
+    share = {a: v / sum(value.values()) for a, v in value.items()}
+
+    def reference(asset_class: str) -> float:
+        y, q, ret = figures(asset_class)
+        return sum(share[a] * present_value(kinds[a], y, q, False, ret, ret) for a in accounts)
+
+    coefficients = []
+    for account, ticker in positions:
+        sec = s.securities[ticker]
+        (asset_class,) = sec.class_split()
+        y, q, ret = figures("municipal_bonds" if sec.tax_exempt else asset_class)
+        y = sec.yield_ if sec.yield_ is not None else y
+        q = sec.qualified_fraction if sec.qualified_fraction is not None else q
+        own = present_value(kinds[account], y, q, bool(sec.tax_exempt), ret, figures(asset_class)[2])
+        coefficients.append(own - reference(asset_class))
+    y, q, ret = figures(CASH)
+    cash = [present_value(kinds[a], y, q, False, ret, ret) - reference(CASH) for a in accounts]
+    return np.array(coefficients), np.array(cash)
 
 
 @dataclass(frozen=True)
@@ -445,6 +565,8 @@ class Space:
             "sigma": rho * np.outer(vol, vol),
         }
         arrays["held"] = (arrays["unit_price"] * np.array([u.shares for u in units])) @ arrays["unit_position"]
+        if s.rules.location == "on":
+            arrays["position_cost"], arrays["cash_cost"] = holding_coefficients(s, positions, accounts)
         base = two_years(s, evaluate_tax(situation_from_scenario(s)))
         return cls(s, classes, units, slots, accounts, arrays, base)
 
@@ -514,6 +636,7 @@ class Space:
             "turnover": sold.sum(axis=1) + bought.sum(axis=1),
             "trade_rules": trade_rules,
             "wash_ok": wash_ok,
+            "position_change": bought_pos - sold_pos,
         }
 
     def band_violation(self, m: dict[str, np.ndarray]) -> np.ndarray:
@@ -553,7 +676,15 @@ class Space:
             "costs": m["costs"],
             "turnover": TURNOVER_TIE_BREAK * m["turnover"],
         }
-        parts["total"] = parts["tracking"] + weight * (parts["tax"] + parts["costs"]) + parts["turnover"]
+        parts["location"] = np.zeros(len(parts["costs"]))
+        ar = self.arrays
+        if "position_cost" in ar:
+            parts["location"] = (
+                m["position_change"] @ ar["position_cost"] + (m["cash"] - ar["cash_start"]) @ ar["cash_cost"]
+            )
+        parts["total"] = (
+            parts["tracking"] + weight * (parts["tax"] + parts["costs"] + parts["location"]) + parts["turnover"]
+        )
         return parts
 
     # The solver's plan as a row ------------------------------------------------------------------------
@@ -653,7 +784,9 @@ REGRESSIONS = ("wash-ignored-round-trip", "round-trip-burns-cash")
 """Households the solver once got wrong (round trips netted away after the solve), in
 tests/data/properties/; the comment at the top of each file has the numbers."""
 SEEDS = range(40)
-CASES = [*HAND_MADE, *REGRESSIONS, *(f"seed-{k}" for k in SEEDS)]
+LOCATION_SEEDS = range(12)
+"""Random households with rules.location on (drawn from seeds 1000 + k)."""
+CASES = [*HAND_MADE, *REGRESSIONS, *(f"seed-{k}" for k in SEEDS), *(f"location-seed-{k}" for k in LOCATION_SEEDS)]
 
 
 @functools.cache
@@ -662,6 +795,8 @@ def case(name: str) -> tuple[Scenario, Space, Optimum]:
         data = HAND_MADE[name]
     elif name in REGRESSIONS:
         data = read_yaml_file(REGRESSION_FILES / f"{name}.yaml")
+    elif name.startswith("location-seed-"):
+        data = random_household(1000 + int(name.removeprefix("location-seed-")), location=True)
     else:
         data = random_household(int(name.removeprefix("seed-")))
     scenario = parse_scenario(data)
@@ -701,6 +836,10 @@ def check_plan(name: str, result: Result, gap_dollars: float) -> None:
         cap = least * (1 + VIOLATION_REL) + VIOLATION_ABS
         assert violation <= cap + 1e-3, f"least violation ${least:.4f}, the solver's plan ${violation:.4f}\n{report}"
         floor = best_within(space, best, violation)
+    if s.rules.location == "on":
+        # The result reports what the plan's moves save as the objective counts them: the term's negative.
+        assert result.location is not None
+        assert abs(result.location.present_value + float(parts["location"][0])) <= 0.01, report
     assert value <= best.value + gap_dollars + noise, f"worse than the optimum by {value - best.value:.4f}\n{report}"
     assert value >= floor - noise, f"better than every enumerated plan by {floor - value:.4f}\n{report}"
 
@@ -746,3 +885,6 @@ def test_enumeration_covers_the_features() -> None:
     _, space, best = case("wash-blocked-loss-lot")
     assert not space.units[[u.lot for u in space.units].index("LOSS")].sellable
     assert not case("narrow-bands")[2].hard_bands
+    _, space, best = case("location-bonds-to-ira")
+    buys = dict(zip(space.slots, best.row[len(space.units) :], strict=True))
+    assert buys[("brokerage", "EQ")] > 0 and buys[("ira", "BD")] > 0, "bonds move to the IRA, stocks to the brokerage"
