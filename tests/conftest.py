@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,12 @@ from click.testing import CliRunner, Result
 from rebal_opt.cli.main import cli
 
 Invoke = Callable[..., Result]
+
+# Output goes to a pipe in the tests, so tables take their pipe width (120) unless a test sets $COLUMNS.
+# pytest-xdist's workers inherit COLUMNS=80/LINES=24 from execnet: without this the same test would see
+# another width under `-n`.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture
