@@ -148,6 +148,7 @@ class WholeShares:
                     (fraction[partial], (partial, np.arange(len(partial)))), shape=(len(d.units), len(partial))
                 )
                 amount = amount + spread @ rest
+                model.whole_lot_rest = (partial, rest)
                 model.constraints.append(n_sell[partial] >= cp.multiply(whole[partial], rest))
             model.constraints.append(model.sell == cp.multiply(price / SCALE, amount))
         if len(d.buy_slots):

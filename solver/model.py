@@ -61,6 +61,8 @@ class RebalanceModel:
     specific_leaves: dict[int, tuple[cp.Expression, float]] = field(default_factory=dict)  # class -> (leaf, √s)
     cones: list[Any] = field(default_factory=list)  # SecondOrderCone terms, refined on demand (solver/cone.py)
     tracking_error: cp.Expression | None = None  # k$: W·TE of the plan (objective term or budgeted)
+    # rules.whole_shares: units holding a fraction of a share, and the binaries that sell it with the rest
+    whole_lot_rest: tuple[np.ndarray, cp.Variable] | None = None
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

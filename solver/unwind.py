@@ -347,6 +347,8 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
         for block in chosen:
             block.add(pm.model)
 
+    _no_whole_position_exceptions(models)
+
     # Lots sold or gifted once; tax-advantaged positions never oversold across periods.
     lot_parts: dict[str, list[cp.Expression]] = defaultdict(list)
     for pm in models:
@@ -494,6 +496,28 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
     status = "time_limit" if outcome.status == "time_limit" else "optimal"
     sellable = [sellable_lots(pm, plan) for pm in models]
     return UnwindPlan(scenario, periods, trades, gifts, status, info, verified, sellable)
+
+
+def _no_whole_position_exceptions(models: list[PeriodModel]) -> None:
+    """A period model knows the position it sells as the household held it at the start: where an earlier
+    period may buy more of it, "the whole position" is not what that model sees. So there a sale is at
+    least rules.min_trade (no exception for a small position) and, with whole shares, never the fraction
+    of a share (which only the sale of the whole position may include)."""
+    bought: set[tuple[str, str]] = set()
+    for pm in models:
+        d, model = pm.data, pm.model
+        grown = np.array([(s.account, s.security) in bought for s in d.sell_slots], dtype=bool)
+        floor = d.scenario.rules.min_trade / SCALE
+        if grown.any() and floor > 0 and model.sell_trade is not None:
+            slots = np.flatnonzero(grown)
+            model.constraints.append(model.sell_by_slot[slots] >= floor * model.sell_trade[slots])
+        if model.whole_lot_rest is not None:
+            units, rest = model.whole_lot_rest
+            keys = [(d.units[j].account, d.units[j].security) for j in units]
+            forbidden = [k for k, key in enumerate(keys) if key in bought]
+            if forbidden:
+                model.constraints.append(rest[forbidden] == 0)
+        bought |= {(s.account, s.security) for s in d.buy_slots}
 
 
 # Verification: each period's trades against the household as it stands at that period ----------------

@@ -1159,7 +1159,9 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
         if account.contribution < 0 and account.tradable
     )
     limit = floors + room + slack
-    if idle <= limit + p.tol:
+    # Each trade's amount and cost are settled to the cent: their rounding may leave up to a cent a trade.
+    rounding = 0.01 * len(p.r.trades)
+    if idle <= limit + p.tol + rounding:
         return
     # As far as the bands allow: more may stay only where no purchase fits below a band's high.
     fits = _purchase_that_fits(p, total)

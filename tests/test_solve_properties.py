@@ -452,7 +452,9 @@ def solve_and_check(data: dict[str, Any]) -> tuple[Scenario, Result | None]:
     if scenario.rules.contributions_first and any(t.action == "sell" for t in result.trades):
         shares, cash = after_plan(scenario, plan_trades(result))
         limit = idle_cash_limit(scenario, shares, cash)
-        assert sum(cash.values()) <= limit + 0.01, f"idle cash {sum(cash.values()):.2f} > {limit:.2f}"
+        # a cent a trade: amounts and costs are settled to the cent (as the verifier allows)
+        rounding = 0.01 * len(result.trades)
+        assert sum(cash.values()) <= limit + 0.01 + rounding, f"idle cash {sum(cash.values()):.2f} > {limit:.2f}"
     return scenario, result
 
 
