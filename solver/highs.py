@@ -229,10 +229,6 @@ def highs_options(mip_gap: float, abs_gap: float = ABSOLUTE_GAP) -> dict[str, ob
         "mip_rel_gap": mip_gap,
         "mip_abs_gap": abs_gap,
         "random_seed": 0,
-        # One thread: the parallel search cost more than it gave on our models (david-60-40-crash 4.9 → 1.7
-        # CPU s, 30/1,000 2.3 → 1.9, 250/750 the same plan at the time limit), its path depends on thread
-        # timing (not reproducible), and batch, simulate and CI already keep every core busy with a solve.
-        "threads": 1,
         "output_flag": verbose,
     }
 
