@@ -662,7 +662,11 @@ def verify_periods(
         # (the period models spend cash with the state carried in at the planning prices, which the verifier's
         # per-period state does not reproduce to the dollar). Every other rule is checked per period.
         state = state.model_copy(
-            update={"rules": state.rules.model_copy(update={"contributions_first": False, "max_realized_gain": None})}
+            update={
+                "rules": state.rules.model_copy(
+                    update={"contributions_first": False, "max_realized_gain": None, "max_tracking_error": None}
+                )
+            }
         )
         data = build_data(state)
         info = SolverInfo(status="optimal", seconds=0.0)

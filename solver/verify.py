@@ -106,6 +106,7 @@ KINDS: frozenset[str] = frozenset(
         "band_violation_unreported",
         "band_violation_wrong",
         "tracking_error",
+        "max_tracking_error",
         "tax_arithmetic",
         "tax_mismatch",
         "tax_unavailable",
@@ -924,6 +925,19 @@ def check_tracking_error(p: _Plan) -> Iterator[Violation]:
             )
 
 
+def check_tracking_error_budget(p: _Plan) -> Iterator[Violation]:
+    """rules.max_tracking_error: the recomputed tracking error after the plan is within the budget."""
+    budget = p.s.rules.max_tracking_error
+    if budget is None or p.r.status == "infeasible":
+        return
+    after = p.tracking_error(p.after)
+    if after > budget * (1 + TE_REL_TOL) + TE_ABS_TOL:
+        yield Violation(
+            "max_tracking_error",
+            f"the tracking error after the plan is {after:.4%}; rules.max_tracking_error is {budget:.4%}",
+        )
+
+
 # ----------------------------------------------------------------------------------------------------
 # Tax
 
@@ -1275,6 +1289,7 @@ CHECKS: tuple[Check, ...] = (
     check_band_violations_reported,
     check_band_violations_listed,
     check_tracking_error,
+    check_tracking_error_budget,
     check_tax_arithmetic,
     check_tax_engine,
     check_wash_sale_loss,

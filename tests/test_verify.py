@@ -429,6 +429,8 @@ CASES: list[Any] = [
     ),
     pytest.param("short_term_gain", _rule("no_short_term_gains", True), id="short-term-gain"),
     pytest.param("max_realized_gain", _rule("max_realized_gain", 15000), id="max-realized-gain"),
+    # the hand-made plan ends with some drift: a budget of a millionth is broken
+    pytest.param("max_tracking_error", _rule("max_tracking_error", 1e-6), id="max-tracking-error"),
     pytest.param("realized", _set(["realized", "long_term"], LONG_GAIN + 100), id="wrong-realized"),
     pytest.param("trade_cost", _set(["trades", 0, "cost"], 3.40), id="trade-cost"),
     pytest.param("total_costs", _set(["costs"], 25.50), id="total-costs"),
