@@ -926,9 +926,15 @@ def check_tracking_error(p: _Plan) -> Iterator[Violation]:
 
 
 def check_tracking_error_budget(p: _Plan) -> Iterator[Violation]:
-    """rules.max_tracking_error: the recomputed tracking error after the plan is within the budget."""
+    """rules.max_tracking_error: the recomputed tracking error after the plan is within the budget.
+
+    The budget binds the plan a solve makes: not a household with no rebalance due (no_trade_needed: the
+    solve made no plan), nor one worth nothing after the plan (no weights: the engine's dollar form
+    W·TE ≤ budget·W holds at W = 0)."""
     budget = p.s.rules.max_tracking_error
-    if budget is None or p.r.status == "infeasible":
+    if budget is None or p.r.status in ("infeasible", "no_trade_needed"):
+        return
+    if sum(class_values(p.s, p.shares_after, p.ending_cash).values()) <= p.tol:
         return
     after = p.tracking_error(p.after)
     if after > budget * (1 + TE_REL_TOL) + TE_ABS_TOL:

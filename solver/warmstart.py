@@ -316,7 +316,9 @@ class SwitchTree:
         found = self._round_down(h) if len(self.integers) else None
         if found is None:
             h.clearSolver()
-            status = self._solve(h, mip=len(self.integers) > 0)
+            # Searching the whole shares is a MIP of its own: capped like RENS, so that a rounding that
+            # misses leaves HiGHS the time (it took every second of a 20 s limit at 30/1,000 with whole shares).
+            status = self._solve(h, self._search_cap() if len(self.integers) else None, mip=len(self.integers) > 0)
             if status == highspy.HighsModelStatus.kOptimal or _has_point(h, status):
                 found = _found(h, self.lp, "rounded", self.lazy)
         if found is not None and (self.best is None or (found.objective or 0.0) < (self.best.objective or 0.0)):
@@ -344,6 +346,11 @@ class SwitchTree:
         _set_integrality(h, self.integers, integer=True)
         return found
 
+    def _search_cap(self) -> float:
+        """Seconds a sub-MIP of the start may take: RENS_TIME_CAP, and RENS_TIME_SHARE of the time left."""
+        left = None if self.deadline is None else self.deadline - time.perf_counter()
+        return RENS_TIME_CAP if left is None else min(RENS_TIME_CAP, RENS_TIME_SHARE * left)
+
     def rens(self) -> Start | None:
         """RENS, when no leaf rounded to a plan: binaries the root LP left at 0 or 1 stay fixed there, the
         fractional ones are searched, under a short time limit. When that neighbourhood holds no plan (the
@@ -367,9 +374,7 @@ class SwitchTree:
             h.changeColsBounds(len(self.binaries), self.binaries.astype(np.int32), lower, upper)
         _set_integrality(h, self.binaries[~(ones | zeros)], integer=True)
         h.clearSolver()
-        left = None if self.deadline is None else self.deadline - time.perf_counter()
-        cap = RENS_TIME_CAP if left is None else min(RENS_TIME_CAP, RENS_TIME_SHARE * left)
-        status = self._solve(h, cap, mip=True)
+        status = self._solve(h, self._search_cap(), mip=True)
         if status == highspy.HighsModelStatus.kOptimal or _has_point(h, status):
             return _found(h, self.lp, "rens", self.lazy)
         return None
