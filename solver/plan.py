@@ -112,12 +112,15 @@ def extract_trades(
     buy_k: np.ndarray,
     net: bool = True,
     intended_cash_k: np.ndarray | None = None,
+    period_of_plan: bool = False,
 ) -> list[Trade]:
     """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales.
 
     `net=False` keeps a sale and purchase of one security in one taxable account (year-end gain
     harvesting); in tax-advantaged accounts a round trip is always cancelled. `intended_cash_k` is the
     solver's ending cash per account (k$): what rounding leaves beyond it is spent (spend_rounding_cents).
+    `period_of_plan`: one period of an unwind, whose scenario starts without the cash earlier periods carry
+    in: its cash floors are repaired only for what cent rounding can miss (keep_cash_floors).
     """
     intended_cash = (
         None
@@ -203,7 +206,7 @@ def extract_trades(
         )
     account_order = {a: i for i, a in enumerate(data.accounts)}
     trades.sort(key=lambda t: (account_order[t.account], t.action != "sell", t.security))
-    return keep_cash_floors(s, trades, intended_cash)
+    return keep_cash_floors(s, trades, intended_cash, rounding_only=period_of_plan)
 
 
 def trade_cost(scenario: Scenario, amount: float) -> float:
@@ -219,7 +222,10 @@ def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
 
 
 def keep_cash_floors(
-    scenario: Scenario, trades: list[Trade], intended_cash: dict[str, float] | None = None
+    scenario: Scenario,
+    trades: list[Trade],
+    intended_cash: dict[str, float] | None = None,
+    rounding_only: bool = False,
 ) -> list[Trade]:
     """Trim purchases where rounding to shares and cents left an account a few cents under its floor.
 
@@ -238,10 +244,9 @@ def keep_cash_floors(
 
     for account in scenario.accounts:
         deficit = account.min_cash - cash[account.id]
-        # Rounding leaves at most a cent per amount and per cost: a larger shortfall is not this repair's
-        # (an unwind period's scenario starts without the cash earlier periods carry in; the verifier
-        # checks that period against its true state).
-        if deficit <= 0 or deficit > _rounding_allowance(out, account.id):
+        # In an unwind period the scenario starts without the cash earlier periods carry in: there only
+        # what cent rounding can miss is repaired (the verifier checks the period against its true state).
+        if deficit <= 0 or (rounding_only and deficit > _rounding_allowance(out, account.id)):
             continue
         buys = [i for i, t in enumerate(out) if t.account == account.id and t.action == "buy"]
         if not buys:

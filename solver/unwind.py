@@ -472,7 +472,11 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
         assert pm.model.sell.value is not None and pm.model.buy.value is not None
         trades.append(
             extract_trades(
-                pm.data, pm.model.sell.value, pm.model.buy.value, intended_cash_k=pm.model.cash_after().value
+                pm.data,
+                pm.model.sell.value,
+                pm.model.buy.value,
+                intended_cash_k=pm.model.cash_after().value,
+                period_of_plan=True,
             )
         )
         shares: dict[str, float] = {}
