@@ -934,7 +934,7 @@ def check_tracking_error_budget(p: _Plan) -> Iterator[Violation]:
     budget = p.s.rules.max_tracking_error
     if budget is None or p.r.status in ("infeasible", "no_trade_needed"):
         return
-    if sum(class_values(p.s, p.shares_after, p.ending_cash).values()) <= p.tol:
+    if sum(w.value for w in p.after.values()) <= p.tol:
         return
     after = p.tracking_error(p.after)
     if after > budget * (1 + TE_REL_TOL) + TE_ABS_TOL:
