@@ -352,7 +352,8 @@ ROUNDING_MARGIN = 1.0 / SCALE  # k$: one dollar
 class CashSpent:
     """Contributions first, when sales are needed: new cash is spent before anything is sold.
 
-    The household's uninvested cash may not exceed the floors plus what the cash target calls for:
+    The uninvested cash of the accounts that can buy may not exceed the floors plus what the cash target
+    calls for:
         Σ cash_after ≤ Σ min_cash + max(0, t_cash·W_after − cash-class securities after) + slack
     with room = max(0, …) pinned from above by one binary (room ≤ shortfall + M(1−δ), room ≤ Mδ).
     `slack` absorbs indivisibility: per account that can buy, max(min_trade, highest buyable price when
@@ -367,17 +368,19 @@ class CashSpent:
         rules = s.rules
         cash_after = model.cash_after()
         slack = 0.0
+        buying: list[int] = []
         for i, account_id in enumerate(d.accounts):
             account = s.account(account_id)
             buyable = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
-            if not account.tradable:
-                slack += d.cash_start[i]
-            elif not buyable:
-                slack += d.cash_start[i] + d.sell_slot_account[i] @ (d.unit_to_sell_slot @ d.unit_value)
-            else:
+            if account.tradable and buyable:
+                buying.append(i)
                 # Less than the smallest purchase (and its commission) cannot be spent.
                 grain = max(d.buy_slot_price[buyable]) if rules.whole_shares else 0.0
                 slack += (max(rules.min_trade, grain) + rules.costs.commission) / SCALE
+        # Accounts that cannot buy (untradable, or an empty menu) keep whatever cash they end with: their
+        # ending cash is left out of the sum rather than bounded by all they could raise, which would let
+        # the accounts that can buy keep that much idle too (the verifier's rule, to the letter).
+        idle = cp.sum(cash_after[buying]) if buying else cp.Constant(0.0)
         cash_class = d.classes.index(CASH_CLASS)
         # A dollar of the slack in hand: shares and cents rounded after the solve move idle cash and the
         # cash target by a few cents, and the verifier checks the rounded plan against this very rule
@@ -386,7 +389,7 @@ class CashSpent:
         if model.options.cash_stuck:
             floors = floors + self._stuck_cash(model)
         if d.target[cash_class] <= 0:
-            model.constraints.append(cp.sum(cash_after) <= floors)
+            model.constraints.append(idle <= floors)
             return
         # room = max(0, t_cash·W_after − cash-class securities): a max bounded from above needs a binary.
         securities_in_cash = model.class_after()[cash_class] - cp.sum(cash_after)
@@ -397,7 +400,7 @@ class CashSpent:
         model.constraints += [
             room <= shortfall + big_m * (1 - has_room),
             room <= big_m * has_room,
-            cp.sum(cash_after) <= floors + room,
+            idle <= floors + room,
         ]
 
     @staticmethod

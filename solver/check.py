@@ -56,6 +56,10 @@ def check(scenario: Scenario) -> CheckReport:
         if not account.tradable:
             notes.append(f"account '{account.id}' is not tradable: it counts in the allocation, never trades")
     te, repaired = tracking_error(scenario, weights)
+    budget = scenario.rules.max_tracking_error
+    if budget is not None and te > budget:
+        # The budget is a rule like a band: a household above it is due for a rebalance even in band.
+        reasons.append(f"the tracking error is {te:.4%}, above rules.max_tracking_error {budget:.4%}")
     if repaired:
         notes.append("the correlations given do not form a valid matrix; the nearest valid one was used")
     return CheckReport(

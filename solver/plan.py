@@ -46,6 +46,7 @@ from .wash import WINDOW_DAYS
 
 SHARE_DECIMALS = 6
 MIN_AMOUNT = 0.005  # dollars: solver noise below half a cent is not a trade
+LOSS_EPSILON = 1e-9  # dollars: a lot line below its basis by more is a loss sale (as the verifier reads it)
 
 
 @dataclass(frozen=True)
@@ -356,9 +357,19 @@ def blocked_actions(data: RebalanceData, trades: list[Trade]) -> list[BlockedAct
     for t in trades:
         if t.action == "buy":
             plan_buys.setdefault(s.wash_group(t.security), t)
+    # A loss sale is a taxable lot line sold below its basis, however small (its gain may round to 0.00 on
+    # the statement): the verifier recomputes each line's gain the same way and holds the plan to it.
+    basis = {(u.account, u.lot_id): u.basis_per_share for u in data.units if u.taxable}
     plan_loss_sales: dict[str, Trade] = {}
     for t in trades:
-        if t.action == "sell" and any(lot.gain < 0 for lot in t.lots or []):
+        if t.action != "sell":
+            continue
+        price = s.securities[t.security].price
+        if any(
+            line.shares * (price - basis[(t.account, line.lot)]) < -LOSS_EPSILON
+            for line in t.lots or []
+            if (t.account, line.lot) in basis
+        ):
             plan_loss_sales.setdefault(s.wash_group(t.security), t)
     loss_lots: dict[str, set[str]] = defaultdict(set)
     for account in s.accounts:

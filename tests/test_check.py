@@ -85,6 +85,20 @@ def test_absolute_tracking_error() -> None:
     assert report.tracking_error == pytest.approx(0.08 + 0.02 + 0.10)
 
 
+@pytest.mark.parametrize("budget, due", [(0.017, True), (0.0171, False)])
+def test_tracking_error_above_its_budget_is_a_rebalance_due(budget: float, due: bool) -> None:
+    """rules.max_tracking_error is a rule like a band: 1.709% against a 1.70% budget is work to do, against
+    1.71% it is not (the tracking error is sqrt(0.000292), as above)."""
+
+    def with_budget(data: dict[str, Any]) -> None:
+        data.setdefault("rules", {})["max_tracking_error"] = budget
+
+    report = check(variant(FUND, with_budget))
+    reason = f"the tracking error is 1.7088%, above rules.max_tracking_error {budget:.4%}"
+    assert (reason in report.reasons) is due
+    assert not [r for r in report.reasons if "tracking error" in r and r != reason]
+
+
 def test_contribution_counts_in_before() -> None:
     report = check(load_scenario(CONTRIBUTION))
     assert report.total_value == pytest.approx(12_000.0)
