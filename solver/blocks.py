@@ -180,9 +180,14 @@ class CashFloors:
 
 
 def withdrawal_cushion(d: RebalanceData) -> np.ndarray:
-    """(A,) k$: a cent per (account, security) an account paying out a withdrawal could sell (CashFloors)."""
+    """(A,) k$: a cent per (account, security) an account paying out a withdrawal could sell (CashFloors).
+
+    Only where the account's cash does not pay the withdrawal: one whose cash does needs to sell nothing,
+    and what it sells anyway only adds to its cash (a cushion there made a household whose every lot is a
+    loss infeasible under yearend.harvest_losses: false, though its cash paid the withdrawal exactly)."""
     sales = np.asarray(d.sell_slot_account.sum(axis=1)).ravel() if len(d.sell_slots) else np.zeros(len(d.accounts))
-    return np.where(d.withdrawal > 0, CENT * sales, 0.0)
+    must_sell = (d.withdrawal > 0) & (d.cash_start - d.withdrawal < d.min_cash)
+    return np.where(must_sell, CENT * sales, 0.0)
 
 
 @dataclass
@@ -406,30 +411,43 @@ class CashSpent:
     @staticmethod
     def _stuck_cash(model: RebalanceModel) -> cp.Expression:
         """Cash that no purchase can take without breaking a band ("as far as the bands allow"): when the
-        rule cannot be kept as above, account a may keep more (up to all it could hold) only if every
-        security it may buy has no room left below its band's high for a minimum purchase: per slot b of a
-        and class c of b (fraction f), high_c·W − V_c ≤ f·grain_b, grain_b = max(min_trade, a share when
-        whole shares, a cent). One binary per account: δ_a = 1 allows the cash and demands the bands full."""
+        rule cannot be kept as above (one binary, `used`), cash may stay idle beyond it only in accounts
+        that cannot spend it. Per account a, δ_a = 1 (stuck) demands that every security a may buy has no
+        room left below its band's high for a minimum purchase: per slot b of a and class c of b (fraction
+        f), high_c·W − V_c ≤ f·grain_b, grain_b = max(min_trade, a share when whole shares, a cent). An
+        account that is not stuck keeps at most its floor and its smallest purchase (with a commission)
+        once the allowance is used: otherwise a stuck account's allowance would let the others idle too
+        (the verifier's rule: with more idle than the rule allows, no account may hold cash a purchase
+        within the bands could take)."""
         d = model.data
         rules = d.scenario.rules
         values, total = model.class_after(), model.total_after()
-        allowance: list[cp.Expression] = []
+        cash_after = model.cash_after()
+        sellable = np.asarray(
+            d.sell_slot_account @ (d.unit_to_sell_slot @ d.unit_value) if len(d.units) else np.zeros(len(d.accounts))
+        ).ravel()
+        used = cp.Variable(boolean=True, name="cash_stuck_used")
+        most_of_all = 0.0
         for i, account_id in enumerate(d.accounts):
             slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
             if not slots:
                 continue
             stuck = cp.Variable(boolean=True, name=f"cash_stuck_{i}")
-            sellable = d.sell_slot_account @ (d.unit_to_sell_slot @ d.unit_value) if len(d.units) else np.zeros(1 + i)
-            most = float(d.cash_start[i] + np.asarray(sellable).ravel()[i])
-            allowance.append(most * stuck)
+            most = float(d.cash_start[i] + sellable[i])
+            most_of_all += most
+            grains = []
             for b in slots:
                 grain = max(rules.min_trade, d.buy_slot_price[b] if rules.whole_shares else 0.0, 0.01) / SCALE
+                grains.append(grain)
                 exposure = d.buy_slot_exposure[:, b].toarray().ravel()
                 for c in np.flatnonzero(exposure > 0):
                     room = d.high[c] * total - values[c]
                     model.constraints.append(room <= exposure[c] * grain + d.total_start * (1 - stuck))
-        return cp.sum(cp.hstack(allowance)) if allowance else cp.Constant(0.0)
-
+            least = min(grains) + rules.costs.commission / SCALE
+            model.constraints.append(
+                cash_after[i] <= d.min_cash[i] + least + most * (1 - used) + most * stuck
+            )
+        return most_of_all * used
 
 @dataclass
 class HarvestOnly:

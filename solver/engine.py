@@ -503,9 +503,10 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
     """A deletion filter over the rules: an irreducible set of them that cannot hold together.
 
     Every rule starts enforced (infeasible). Each rule in turn is relaxed: if the problem stays
-    infeasible the rule is not part of the conflict and stays relaxed; otherwise it is put back. The
-    rules still enforced at the end conflict with each other (and with the fixed facts: holdings, prices,
-    no short sales), and relaxing any one of them makes a plan possible.
+    infeasible the rule is not part of the conflict and stays relaxed; otherwise it is put back; the
+    rules still enforced are tried again until a pass relaxes none. The rules enforced at the end conflict
+    with each other (and with the fixed facts: holdings, prices, no short sales), and relaxing any one of
+    them (every other rule relaxed) makes a plan possible.
     """
 
     def factory(data: RebalanceData) -> Attempt:
@@ -527,11 +528,19 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
         return [], "no plan exists even with every rule relaxed: the accounts cannot keep non-negative cash"
     enforced = list(relaxations)
     relaxed_so_far: list[Relaxation] = []
-    for item in relaxations:
-        trial = [*relaxed_so_far, item]
-        if not _feasible(relaxed(trial), factory, purpose):
-            relaxed_so_far = trial
-            enforced.remove(item)
+    # Passes until one relaxes nothing more: relaxing a rule is not always monotone (a withdrawal set to 0
+    # changes every weight, so a tracking-error budget or a band can get harder), and a rule kept because
+    # relaxing it helped early may no longer be needed once later rules are relaxed. After a pass that
+    # changes nothing, relaxing any one rule left (with all the others relaxed) makes a plan possible.
+    changed = True
+    while changed:
+        changed = False
+        for item in list(enforced):
+            trial = [*relaxed_so_far, item]
+            if not _feasible(relaxed(trial), factory, purpose):
+                relaxed_so_far = trial
+                enforced.remove(item)
+                changed = True
     names = [name for name, _ in enforced]
     if len(names) == 1:
         return names, f"{names[0]} cannot be met by any plan"

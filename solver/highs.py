@@ -360,23 +360,16 @@ def solve_compiled(
             return SolveOutcome("infeasible", 0.0, start.seconds, None, None, message, **common)
         if start.status == "found" and _proven(compiled, start, mip_gap, abs_gap):
             return _start_outcome(compiled, start, start.seconds, mip_gap, "", common, abs_gap)
-    h = highspy.Highs()
-    for name, value in options.items():
-        h.setOptionValue(name, value)
-    h.passModel(compiled.lp)
     lazy = compiled.lazy
-    lazy.sync(h)
-    if start.solution is not None:
-        _offer(h, start.solution)
-        # With a plan in hand, HiGHS's own sub-MIP searches for one were most of its time: 14 sub-MIPs took
-        # 14 of 20 s on a 30-stock direct-indexing household whose optimum a rounding had found at 1.3 s
-        # (6.0 → 1.6 CPU s without them, same 5 nodes).
-        for name in START_MADE_REDUNDANT:
-            h.setOptionValue(name, False)
     if compiled.is_mip and progress.watching():
         progress.figures("MILP", start.objective, start.bound)
-        h.cbMipInterrupt.subscribe(progress.MipReporter("MILP"))
-    status, point, seconds = _run_refined(h, lazy, deadline, compiled.is_mip)
+    h, status, point, seconds = _milp(compiled, options, start.solution, deadline)
+    if start.solution is not None and point is not None and _misreported(h, compiled, point):
+        # HiGHS 1.16 can report, for a MILP given a start, an objective and a bound shifted by a constant from
+        # its own point's (seen: −548.79 against the point's 41.21, "optimal", on a household whose LP bound
+        # was 36.44). Neither can be used; the same MILP without the start reports them right.
+        h, status, point, more = _milp(compiled, options, None, deadline)
+        seconds += more
     seconds += start.seconds
     info = h.getInfo()
     origin = f"{start.method}+milp" if start.method else "milp"
@@ -408,6 +401,37 @@ def solve_compiled(
         return _start_outcome(compiled, start, seconds, mip_gap, message, common, abs_gap)
     message = "no plan found within the time limit" if status in _LIMITS else f"HiGHS status {status.name}"
     return SolveOutcome("failed", 0.0, seconds, None, None, message, **common)
+
+
+def _milp(
+    compiled: CompiledProblem, options: dict[str, object], start: np.ndarray | None, deadline: float | None
+) -> tuple[highspy.Highs, highspy.HighsModelStatus, np.ndarray | None, float]:
+    """HiGHS on the compiled problem (from `start` when given), its cones refined: the instance, its status,
+    its last point and its run time."""
+    h = highspy.Highs()
+    for name, value in options.items():
+        h.setOptionValue(name, value)
+    h.passModel(compiled.lp)
+    compiled.lazy.sync(h)
+    if start is not None:
+        _offer(h, start)
+        # With a plan in hand, HiGHS's own sub-MIP searches for one were most of its time: 14 sub-MIPs took
+        # 14 of 20 s on a 30-stock direct-indexing household whose optimum a rounding had found at 1.3 s
+        # (6.0 → 1.6 CPU s without them, same 5 nodes).
+        for name in START_MADE_REDUNDANT:
+            h.setOptionValue(name, False)
+    if compiled.is_mip and progress.watching():
+        h.cbMipInterrupt.subscribe(progress.MipReporter("MILP"))
+    status, point, seconds = _run_refined(h, compiled.lazy, deadline, compiled.is_mip)
+    return h, status, point, seconds
+
+
+def _misreported(h: highspy.Highs, compiled: CompiledProblem, point: np.ndarray) -> bool:
+    """Whether HiGHS's objective for its point is not the point's own (c·x + offset, on HiGHS's rows)."""
+    reported = float(h.getInfo().objective_function_value)
+    lp = h.getLp()
+    own = float(np.asarray(lp.col_cost_) @ point) + float(lp.offset_)
+    return abs(reported - own) > 1e-6 * max(1.0, abs(own))
 
 
 def _left(deadline: float) -> float:

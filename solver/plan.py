@@ -272,20 +272,42 @@ def _rounding_allowance(trades: list[Trade], account_id: str) -> float:
 
 
 def _grow_a_sale(scenario: Scenario, trades: list[Trade], account_id: str, deficit: float, step: float) -> None:
-    """An account with no purchase to trim, a few cents short (a withdrawal funded by sales whose amounts
-    and costs were rounded): its largest sale of a tax-advantaged position sells a little more, if the
-    position holds it. (A taxable sale is left alone: its lot lines carry the tax.)"""
+    """An account with no purchase to trim, a few cents short (sales that fund a withdrawal or pay their
+    own costs, their amounts and costs rounded): its largest sale that has shares left sells a little more —
+    a tax-advantaged position, or in a taxable account one of the sale's lot lines (its basis and gain
+    recomputed: the tax shown is that of the lines sold)."""
     held = starting_shares(scenario)
-    sales = [
-        i
-        for i, t in enumerate(trades)
-        if t.account == account_id and t.action == "sell" and not t.lots and scenario.account(account_id).tax_advantaged
-    ]
+    account = scenario.account(account_id)
+    lots = {lot.id: lot for lot in account.lots}
+    sales = [i for i, t in enumerate(trades) if t.account == account_id and t.action == "sell"]
     for i in sorted(sales, key=lambda k: -trades[k].amount):
-        extra = max(step, float(np.ceil((deficit + 0.02) / trades[i].price / step)) * step)
-        shares = round(trades[i].shares + extra, SHARE_DECIMALS)
-        if shares <= held.get((account_id, trades[i].security), 0.0) + 1e-9:
-            trades[i] = _priced(trades[i], shares, scenario)
+        trade = trades[i]
+        extra = max(step, float(np.ceil((deficit + 0.02) / trade.price / step)) * step)
+        if not trade.lots:
+            shares = round(trade.shares + extra, SHARE_DECIMALS)
+            if account.tax_advantaged and shares <= held.get((account_id, trade.security), 0.0) + 1e-9:
+                trades[i] = _priced(trade, shares, scenario)
+                return
+            continue
+        for k in reversed(range(len(trade.lots))):
+            line = trade.lots[k]
+            lot = lots.get(line.lot)
+            if lot is None or line.shares + extra > lot.shares + 1e-9:
+                continue
+            grown = round(line.shares + extra, SHARE_DECIMALS)
+            if abs(grown - lot.shares) < 1e-6:
+                grown = lot.shares
+            basis = grown * lot.basis_per_share
+            lines = list(trade.lots)
+            lines[k] = line.model_copy(
+                update={
+                    "shares": grown,
+                    "cost_basis": round(basis, 2),
+                    "gain": round(grown * trade.price - basis, 2),
+                }
+            )
+            total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
+            trades[i] = _priced(trade, total, scenario).model_copy(update={"lots": lines})
             return
 
 

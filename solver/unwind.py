@@ -363,10 +363,13 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
     for lid, parts in lot_parts.items():
         constraints.append(cp.sum(cp.hstack(parts)) <= lots[lid][1].shares)
     held: dict[tuple[str, str], float] = defaultdict(float)
+    protected = set(scenario.rules.do_not_sell)
     for a in scenario.accounts:
         if a.tax_advantaged:
             for lot in a.lots:
-                held[(a.id, lot.security)] += lot.shares
+                # A protected lot's shares are never sold, in any period: not part of what all may sell.
+                if lot.id not in protected:
+                    held[(a.id, lot.security)] += lot.shares
             for t, n in a.holdings.items():
                 held[(a.id, t)] += n
     running: dict[tuple[str, str], list[cp.Expression]] = defaultdict(list)
