@@ -191,6 +191,10 @@ class SwitchTree:
 
     def search(self) -> None:
         nodes: list[tuple[dict[int, float], float]] = [({}, -np.inf)]  # depth first: (fixed switches, parent bound)
+        # With general integers (whole shares) rounding a leaf may mean a capped MIP search: the leaves are
+        # rounded after the tree, best bound first, and one that cannot beat the plan in hand is skipped
+        # (at 30/1,000 with whole shares, two leaves 3× above the optimum's bound took 4.4 of 10 s).
+        pending: list[tuple[float, np.ndarray]] = []
         explored = 0
         while nodes:
             fixed, parent = nodes.pop()
@@ -216,12 +220,18 @@ class SwitchTree:
             fractional = [j for j in free if ROUNDING_TOLERANCE < point[j] < 1 - ROUNDING_TOLERANCE]
             if not fractional:
                 self.closed.append(value)
-                self._round(point)
+                if len(self.integers):
+                    pending.append((value, point))
+                else:
+                    self._round(point)
                 continue
             j = max(fractional, key=lambda k: min(point[k], 1 - point[k]))
             near = float(round(point[j]))
             nodes.append(({**fixed, j: 1.0 - near}, value))
             nodes.append(({**fixed, j: near}, value))  # explored first: likelier to hold the optimum
+        for value, point in sorted(pending, key=lambda leaf: leaf[0]):
+            if not self._prunable(value) and not _past(self.deadline):
+                self._round(point)
 
     @property
     def infeasible(self) -> bool:
