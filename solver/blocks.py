@@ -427,6 +427,7 @@ class CashSpent:
             d.sell_slot_account @ (d.unit_to_sell_slot @ d.unit_value) if len(d.units) else np.zeros(len(d.accounts))
         ).ravel()
         used = cp.Variable(boolean=True, name="cash_stuck_used")
+        floor = d.min_cash + withdrawal_cushion(d)  # what CashFloors makes each account keep
         most_of_all = 0.0
         for i, account_id in enumerate(d.accounts):
             slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
@@ -445,7 +446,7 @@ class CashSpent:
                     model.constraints.append(room <= exposure[c] * grain + d.total_start * (1 - stuck))
             least = min(grains) + rules.costs.commission / SCALE
             model.constraints.append(
-                cash_after[i] <= d.min_cash[i] + least + most * (1 - used) + most * stuck
+                cash_after[i] <= floor[i] + least + most * (1 - used) + most * stuck
             )
         return most_of_all * used
 
