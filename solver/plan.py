@@ -394,19 +394,25 @@ def blocked_actions(data: RebalanceData, trades: list[Trade]) -> list[BlockedAct
         ):
             plan_loss_sales.setdefault(s.wash_group(t.security), t)
     loss_lots: dict[str, set[str]] = defaultdict(set)
+    # Groups where the window blocks a loss lot's sale: every loss lot counts, those the plan may not sell
+    # anyway (do_not_sell, an unwind's kept lots) too — the window is a fact of the household.
+    blocked_groups: set[str] = set()
     for account in s.accounts:
         if account.tax_advantaged or not account.tradable:
             continue
         for lot in account.lots:
             if lot.basis_per_share > s.securities[lot.security].price:
-                loss_lots[s.wash_group(lot.security)].add(lot.security)
+                group = s.wash_group(lot.security)
+                loss_lots[group].add(lot.security)
+                window = data.windows.sale_blocks.get(group)
+                if window is not None and window.blocks_lot(account.id, lot.security, lot.id, lot.acquired):
+                    blocked_groups.add(group)
     out: list[BlockedAction] = []
-    blocked_units = {s.wash_group(u.security) for u in data.units if u.blocked_by_wash}
     for group in sorted(loss_lots):
         reasons: list[str] = []
         until: dt.date | None = None
         window = data.windows.sale_blocks.get(group)
-        if group in blocked_units and window is not None:
+        if group in blocked_groups and window is not None:
             reasons.append(window.reason())
             until = window.until
         if group in plan_buys:
