@@ -2,6 +2,7 @@
 
     python bench/whole_shares.py                       # 30/1,000 and 100/5,000, 3 runs each
     python bench/whole_shares.py --sizes 30x1000 --runs 1 --time-limit 60
+    python bench/whole_shares.py --runs 1 --time-limit 6,10,20,60   # the gap each limit reaches
     /path/to/other/checkout/.venv/bin/python bench/whole_shares.py   # an older rebal-opt, same households
 
 Each run solves the synthetic household (`bench/synthetic.py`) twice in this process: with fractional
@@ -39,25 +40,36 @@ def main() -> None:
     parser.add_argument("--sizes", default="30x1000,100x5000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument(
+        "--time-limit",
+        default="60",
+        help="seconds; a comma-separated list solves the whole-share household once per limit (the gap "
+        "each limit reaches: how long a version takes to a given gap)",
+    )
     args = parser.parse_args()
     import rebal_opt.solver
 
+    limits = [float(x) for x in str(args.time_limit).split(",")]
     print(f"rebal-opt from {Path(rebal_opt.solver.__file__).parent.parent}")
-    print(f"{'size':>10} {'shares':>10} {'cpu s':>8} {'wall s':>8} {'status':>11} {'gap':>9}")
+    print(f"{'size':>10} {'shares':>10} {'limit s':>8} {'cpu s':>8} {'wall s':>8} {'status':>11} {'gap':>9}")
     for size in args.sizes.split(","):
         n, m = (int(x) for x in size.split("x"))
         cpu_ratio: list[float] = []
         for run in range(args.runs):
             data = household(n, m, seed=args.seed)
             data["rules"]["whole_shares"] = False
-            base = timed(data, args.time_limit)
-            data = household(n, m, seed=args.seed)
-            data["rules"]["whole_shares"] = True
-            whole = timed(data, args.time_limit)
-            for label, (cpu, wall, status, gap) in (("fractional", base), ("whole", whole)):
+            rows = [("fractional", max(limits), timed(data, max(limits)))]
+            for limit in limits:
+                data = household(n, m, seed=args.seed)
+                data["rules"]["whole_shares"] = True
+                rows.append(("whole", limit, timed(data, limit)))
+            for label, limit, (cpu, wall, status, gap) in rows:
                 shown = "-" if gap is None else f"{gap:.2e}"
-                print(f"{size:>10} {label:>10} {cpu:>8.2f} {wall:>8.2f} {status:>11} {shown:>9}  (run {run + 1})")
+                print(
+                    f"{size:>10} {label:>10} {limit:>8.0f} {cpu:>8.2f} {wall:>8.2f} {status:>11} {shown:>9}"
+                    f"  (run {run + 1})"
+                )
+            base, whole = rows[0][2], rows[-1][2]
             cpu_ratio.append(whole[0] / max(base[0], 1e-9))
         print(f"{size:>10} whole / fractional CPU (median of {args.runs}): {statistics.median(cpu_ratio):.1f}")
 
