@@ -428,6 +428,17 @@ class CashSpent:
         ).ravel()
         used = cp.Variable(boolean=True, name="cash_stuck_used")
         floor = d.min_cash + withdrawal_cushion(d)  # what CashFloors makes each account keep
+        # Under rules.max_trades, once the plan has all its trades a security it does not buy already is no
+        # purchase it could still make: `full` = 1 when the count is reached, and a slot b not bought then
+        # (open_b ≤ full, open_b ≤ 1 − z_b) need not be at its band's top (the verifier's rule).
+        open_slot: cp.Expression | None = None
+        if rules.max_trades is not None and model.buy_trade is not None and model.sell_trade is not None:
+            full = cp.Variable(boolean=True, name="cash_stuck_trades_full")
+            model.constraints.append(
+                cp.sum(model.sell_trade) + cp.sum(model.buy_trade) <= rules.max_trades - 1 + full
+            )
+            open_slot = cp.Variable(len(d.buy_slots), nonneg=True, name="cash_stuck_slot_closed")
+            model.constraints += [open_slot <= full, open_slot <= 1 - model.buy_trade]
         most_of_all = 0.0
         for i, account_id in enumerate(d.accounts):
             slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
@@ -443,7 +454,10 @@ class CashSpent:
                 exposure = d.buy_slot_exposure[:, b].toarray().ravel()
                 for c in np.flatnonzero(exposure > 0):
                     room = d.high[c] * total - values[c]
-                    model.constraints.append(room <= exposure[c] * grain + d.total_start * (1 - stuck))
+                    lifted = d.total_start * (1 - stuck)
+                    if open_slot is not None:
+                        lifted = lifted + d.total_start * open_slot[b]
+                    model.constraints.append(room <= exposure[c] * grain + lifted)
             least = min(grains) + rules.costs.commission / SCALE
             model.constraints.append(
                 cash_after[i] <= floor[i] + least + most * (1 - used) + most * stuck
