@@ -20,6 +20,8 @@ from .model import RebalanceModel
 
 CENT = 0.01 / SCALE
 PHANTOM_TRADE = CENT
+DUST_DOLLARS = 0.005
+"""A position worth less than half a cent is not sold with a trade indicator (plan.MIN_AMOUNT drops it)."""
 """k$: the least a trade counted by a trade indicator moves (a cent)."""
 
 
@@ -41,6 +43,9 @@ class TradeIndicators:
         sell_cap = d.unit_to_sell_slot @ (d.unit_value if model.options.allow_sells else 0 * d.unit_value)
         # A trade the indicator counts trades at least a cent: else a commission could be paid for nothing,
         # which a plan with tax_weight 0 used to spend idle cash under contributions first.
+        # A position worth less than half a cent is no trade (the plan drops such dust): its indicator stays 0,
+        # else the model pays a commission the plan never shows.
+        sell_cap = np.where(sell_cap * SCALE < DUST_DOLLARS, 0.0, sell_cap)
         cent = np.minimum(PHANTOM_TRADE, sell_cap)
         if len(d.sell_slots):
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, sell_trade))
@@ -439,6 +444,17 @@ class CashSpent:
             )
             open_slot = cp.Variable(len(d.buy_slots), nonneg=True, name="cash_stuck_slot_closed")
             model.constraints += [open_slot <= full, open_slot <= 1 - model.buy_trade]
+        # A security the account sells is no purchase it could still make either: the plan does not buy back
+        # what it sells (TradeIndicators), except a year-end gain harvest in a taxable account.
+        sells_too: dict[int, int] = {}
+        if model.sell_trade is not None:
+            harvest = model.options.purpose == "yearend" and d.scenario.yearend is not None
+            harvest = harvest and d.scenario.yearend.harvest_gains
+            sell_index = {(slot.account, slot.security): i for i, slot in enumerate(d.sell_slots)}
+            for b, slot in enumerate(d.buy_slots):
+                i = sell_index.get((slot.account, slot.security))
+                if i is not None and not (harvest and not d.scenario.account(slot.account).tax_advantaged):
+                    sells_too[b] = i
         most_of_all = 0.0
         for i, account_id in enumerate(d.accounts):
             slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
@@ -457,6 +473,8 @@ class CashSpent:
                     lifted = d.total_start * (1 - stuck)
                     if open_slot is not None:
                         lifted = lifted + d.total_start * open_slot[b]
+                    if b in sells_too:
+                        lifted = lifted + d.total_start * model.sell_trade[sells_too[b]]
                     model.constraints.append(room <= exposure[c] * grain + lifted)
             least = min(grains) + rules.costs.commission / SCALE
             model.constraints.append(

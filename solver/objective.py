@@ -32,6 +32,9 @@ TRACKING_TOLERANCE = 5e-4
 TURNOVER_TIE_BREAK = 1e-6
 """k$ per k$ traded: breaks ties between equally good plans in favour of trading less."""
 
+COST_TIE_BREAK = 1e-3
+"""Per dollar of trading cost when tax_weight is 0: between otherwise equal plans, the one that pays less."""
+
 
 def cone_factor(covariance: np.ndarray) -> np.ndarray:
     """F with F'F = Σ (rows for the positive eigenvalues only), so sqrt(d'Σd) = ||F d||."""
@@ -178,8 +181,15 @@ class TradingCosts:
     def add(self, model: RebalanceModel) -> None:
         costs = cp.sum(model.cost_by_account())
         weight = model.tax_weight
-        if isinstance(costs, cp.Expression) and (isinstance(weight, cp.Parameter) or weight > 0):
+        if not isinstance(costs, cp.Expression):
+            return
+        if isinstance(weight, cp.Parameter) or weight > 0:
             model.objective_terms["costs"] = weight * costs
+        else:
+            # Costs are money even when tax_weight is 0: a tie-break keeps a plan from paying commissions on
+            # cent trades it does not need (with tracking as a budget, nothing else weighed against them, and
+            # a household burned $6 of commissions on one-cent purchases to leave no cash idle).
+            model.objective_terms["costs"] = COST_TIE_BREAK * costs
 
 
 @dataclass

@@ -1226,12 +1226,14 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
 def _purchase_that_fits(p: _Plan, total: float) -> str | None:
     """A purchase the plan could still make with idle cash without pushing a class above its band: an
     account with cash above its min_cash, a security it may buy (menu, do_not_buy, the wash-sale windows,
-    the plan's own loss sales, rules.max_trades), and room for at least a minimum purchase —
+    the plan's own loss sales, rules.max_trades, not one it sells), and room for at least a minimum purchase —
     max(min_trade, one share with whole shares, a cent) — below the high of each of its classes. None when
     there is none (the idle cash cannot be invested within the bands)."""
     rules = p.s.rules
     plan_loss_groups = {p.group(x.lot.security) for x in _loss_lots(p)}
     bought = {(t.account, t.security) for t in p.buys}
+    # Buying back what an account sells is a round trip the engine never makes to spend cash.
+    sold = {(t.account, t.security) for t in p.sells}
     full = rules.max_trades is not None and len(p.r.trades) >= rules.max_trades
     for account in p.s.accounts:
         if not account.tradable:
@@ -1244,6 +1246,8 @@ def _purchase_that_fits(p: _Plan, total: float) -> str | None:
             if group in plan_loss_groups or any(True for _ in _recent_loss_sales(p, group)):
                 continue
             if full and (account.id, ticker) not in bought:
+                continue
+            if (account.id, ticker) in sold:
                 continue
             grain = max(rules.min_trade, p.price(ticker) if rules.whole_shares else 0.0, 0.01)
             if free < grain + rules.costs.commission + p.tol:
