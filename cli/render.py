@@ -397,7 +397,7 @@ def print_variants(outcomes: list[VariantOutcome], out: Console | None = None) -
     )
     for o in outcomes:
         if o.result is None:
-            t.add_row(escape(o.name), "[red]infeasible[/red]", "", "", "", "", escape(o.message))
+            t.add_row(escape(o.name), f"[red]{o.status.replace('_', ' ')}[/red]", "", "", "", "", escape(o.message))
             continue
         r = o.result
         outside = ", ".join(v.asset_class for v in r.band_violations) or "none"

@@ -25,7 +25,7 @@ from .data import SCALE, RebalanceData, build_data
 from .highs import ABSOLUTE_GAP, DEFAULT_MIP_GAP, SolveOutcome, run_highs
 from .model import Block, BuildOptions, RebalanceModel
 from .plan import build_result, extract_trades
-from .verify import verify
+from .verify import PlanVerificationError, verify
 
 VIOLATION_RELATIVE_TOLERANCE = 1e-3
 VIOLATION_ABSOLUTE_TOLERANCE = 1e-3  # k$, one dollar
@@ -38,6 +38,11 @@ class InfeasiblePlan(Exception):
         super().__init__(detail)
         self.conflicts = conflicts
         self.detail = detail
+
+
+FALLBACK_TIME_SHARE = 0.5
+"""Share of the time left a phase with every band hard may spend without finding a plan before the soft
+bands (which always have one) get the rest."""
 
 
 class SolverFailure(Exception):
@@ -123,6 +128,7 @@ class BuiltProblem:
     model: RebalanceModel
     problem: cp.Problem
     build_seconds: float
+    unpolished: bool = False  # a least-violation plan kept because time ran out before the plan phase
 
 
 def build_problem(data: RebalanceData, options: BuildOptions) -> BuiltProblem:
@@ -151,6 +157,7 @@ class SolveLog:
         time_limit: float | None,
         mip_gap: float,
         abs_gap: float = ABSOLUTE_GAP,
+        give_up: float | None = None,
     ) -> tuple[BuiltProblem, SolveOutcome]:
         built = build_problem(data, options)
         outcome = run_highs(
@@ -161,6 +168,7 @@ class SolveLog:
             cones=built.model.cones,
             exclusive=built.model.exclusive,
             abs_gap=abs_gap,
+            give_up=give_up,
         )
         # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
         self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)
@@ -234,13 +242,17 @@ def run_phases(
     log = SolveLog()
     notes: list[str] = []
 
-    def attempt(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
+    def attempt(options: BuildOptions, fallback: bool = False) -> tuple[BuiltProblem, SolveOutcome]:
+        """One phase's solve. `fallback`: the soft bands remain if this finds no plan, so it gives up at
+        half the time left without one (the outcome is then "failed", not raised)."""
         progress.phase(_phase_name(options))
         # Without sales the model is built from arrays with no lots at all: it compiles in a fraction.
         arrays = data if options.allow_sells else data.without_sales()
         options = replace(options, tax_weight_parameter=parametric)
-        built, outcome = log.run(arrays, options, _deadline_left(deadline), mip_gap, abs_gap)
-        if outcome.status == "failed":
+        left = _deadline_left(deadline)
+        give_up = None if left is None or not fallback else FALLBACK_TIME_SHARE * left
+        built, outcome = log.run(arrays, options, left, mip_gap, abs_gap, give_up)
+        if outcome.status == "failed" and not (fallback and "time limit" in outcome.message):
             raise SolverFailure(f"HiGHS failed: {outcome.message}", time_limit=_past(deadline))
         return built, outcome
 
@@ -308,7 +320,7 @@ def solve(
         solve_seconds=round(log.solve_seconds, 3),
         solves=log.solves,
     )
-    status = "time_limit" if outcome.status == "time_limit" else "optimal"
+    status = "time_limit" if outcome.status == "time_limit" or phases.built.unpolished else "optimal"
     notes = list(phases.notes)
     relocate = phases.built.model.options.relocate
     if phases.harvest and not trades:
@@ -326,6 +338,15 @@ def solve(
         )
     elif phases.harvest:
         notes.append("every class is inside its band: the plan only harvests losses (rules.harvest_in_band)")
+    if phases.built.unpolished:
+        try:
+            return _finish(phases.data, trades, status, info, notes, purpose)
+        except PlanVerificationError as exc:
+            failure = SolverFailure(f"no verified plan within the time limit ({exc})", time_limit=True)
+            fallback = _trade_nothing(scenario, failure, time.perf_counter() - start, purpose)
+            if fallback is None:
+                raise failure from exc
+            return fallback
     return _finish(phases.data, trades, status, info, notes, purpose)
 
 
@@ -346,41 +367,59 @@ def _trade_nothing(scenario: Scenario, failure: SolverFailure, seconds: float, p
     return result.model_copy(update={"verified": True})
 
 
-Attempt = Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome]]
+Attempt = Callable[..., tuple[BuiltProblem, SolveOutcome]]
+"""A phase's solve: attempt(options, fallback=False) (run_phases.attempt)."""
 
 
 def _hard_bands(
     scenario: Scenario, attempt: Attempt, notes: list[str], purpose: str
 ) -> tuple[BuiltProblem, SolveOutcome] | None:
-    """Phases 2–3: every band met. None when the bands cannot all be met."""
+    """Phases 2–3: every band met. None when the bands cannot all be met — or when a phase found no plan in
+    half the time left without proving there is none (say, whole shares under zero-width bands): the soft
+    bands then get the other half, with a note that the bands were not proven impossible."""
+
+    def run(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome] | None:
+        built, outcome = attempt(options, True)
+        if outcome.status == "failed":
+            notes.append(
+                "no plan with every class inside its band was found in half the time limit (that none exists "
+                "was not proven); the plan keeps the band violation as small as it could find"
+            )
+            return None
+        return built, outcome
+
     if purpose == "yearend":
-        built, outcome = attempt(BuildOptions(purpose=purpose, cash_spent=scenario.rules.contributions_first))
-        return (built, outcome) if outcome.has_plan else None
-    if scenario.rules.contributions_first:
-        built, outcome = attempt(BuildOptions(allow_sells=False))
-        if outcome.has_plan:
-            notes.append("contributions first: new cash alone brings every class inside its band; nothing is sold")
-            return built, outcome
-        built, outcome = attempt(BuildOptions(cash_spent=True))
-        if outcome.has_plan:
-            return built, outcome
-        built, outcome = attempt(BuildOptions(cash_spent=True, cash_stuck=True))
-        if outcome.has_plan:
-            notes.append(
-                "contributions first as far as the bands allow: cash stays uninvested only where every "
-                "security its account may buy is at the top of its band"
-            )
-            return built, outcome
-        built, outcome = attempt(BuildOptions())
-        if outcome.has_plan:
-            notes.append(
-                "contributions first could not be kept (new cash cannot all be invested within the "
-                "rules, e.g. rules.max_trades); the plan sells while some new cash stays uninvested"
-            )
-            return built, outcome
-        return None
-    built, outcome = attempt(BuildOptions())
-    return (built, outcome) if outcome.has_plan else None
+        found = run(BuildOptions(purpose=purpose, cash_spent=scenario.rules.contributions_first))
+        return found if found is not None and found[1].has_plan else None
+    if not scenario.rules.contributions_first:
+        found = run(BuildOptions())
+        return found if found is not None and found[1].has_plan else None
+    steps: list[tuple[BuildOptions, str | None]] = [
+        (
+            BuildOptions(allow_sells=False),
+            "contributions first: new cash alone brings every class inside its band; nothing is sold",
+        ),
+        (BuildOptions(cash_spent=True), None),
+        (
+            BuildOptions(cash_spent=True, cash_stuck=True),
+            "contributions first as far as the bands allow: cash stays uninvested only where every "
+            "security its account may buy is at the top of its band",
+        ),
+        (
+            BuildOptions(),
+            "contributions first could not be kept (new cash cannot all be invested within the "
+            "rules, e.g. rules.max_trades); the plan sells while some new cash stays uninvested",
+        ),
+    ]
+    for options, note in steps:
+        found = run(options)
+        if found is None:
+            return None
+        if found[1].has_plan:
+            if note:
+                notes.append(note)
+            return found
+    return None
 
 
 def _soft_bands(
@@ -402,22 +441,42 @@ def _soft_bands(
         "possible (see band_violations)"
     )
     plan = BuildOptions(soft_bands=True, band_violation_cap=cap(least), purpose=purpose)
-    if scenario.rules.contributions_first and purpose == "rebalance":
-        _, buy_only = attempt(replace(soft, allow_sells=False))
-        if buy_only.has_plan and float(buy_only.objective or 0.0) <= cap(least):
-            least_buying = cap(float(buy_only.objective or 0.0))
-            built, outcome = attempt(replace(plan, allow_sells=False, band_violation_cap=least_buying))
-            if outcome.has_plan:
-                return built, outcome
-    if scenario.rules.contributions_first:
-        for rule in (replace(plan, cash_spent=True), replace(plan, cash_spent=True, cash_stuck=True)):
-            built, outcome = attempt(rule)
-            if outcome.has_plan:
-                return built, outcome
+    least_plan = (built, outcome)
+
+    class _OutOfTime(Exception):
+        pass
+
+    def run(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
+        found = attempt(options, True)
+        if found[1].status == "failed":
+            raise _OutOfTime
+        return found
+
+    try:
+        if scenario.rules.contributions_first and purpose == "rebalance":
+            _, buy_only = run(replace(soft, allow_sells=False))
+            if buy_only.has_plan and float(buy_only.objective or 0.0) <= cap(least):
+                least_buying = cap(float(buy_only.objective or 0.0))
+                built, outcome = run(replace(plan, allow_sells=False, band_violation_cap=least_buying))
+                if outcome.has_plan:
+                    return built, outcome
+        if scenario.rules.contributions_first:
+            for rule in (replace(plan, cash_spent=True), replace(plan, cash_spent=True, cash_stuck=True)):
+                built, outcome = run(rule)
+                if outcome.has_plan:
+                    return built, outcome
+            notes.append(
+                "contributions first could not be kept at the least band violation; some new cash stays uninvested"
+            )
+        built, outcome = run(plan)
+    except _OutOfTime:
+        # The time ran out after the least violation was found: that phase's plan is the answer (the
+        # verifier still checks it; solve() treats a rejection as no plan in time).
         notes.append(
-            "contributions first could not be kept at the least band violation; some new cash stays uninvested"
+            "time ran out before the best plan at the least band violation was found: the plan shown keeps "
+            "the violation least but was not optimized for tracking error and tax"
         )
-    built, outcome = attempt(plan)
+        return replace(least_plan[0], unpolished=True), least_plan[1]
     if not outcome.has_plan:
         raise SolverFailure("the best plan at the least band violation could not be found")
     return built, outcome

@@ -240,9 +240,7 @@ def relative_gap(objective: float, bound: float) -> float:
     return abs(objective - bound) / abs(objective)
 
 
-def within_gap(
-    objective: float | None, bound: float | None, mip_gap: float, abs_gap: float = ABSOLUTE_GAP
-) -> bool:
+def within_gap(objective: float | None, bound: float | None, mip_gap: float, abs_gap: float = ABSOLUTE_GAP) -> bool:
     """HiGHS's stopping rule: objective − bound within the relative gap or the absolute gap (k$; a dollar
     unless the caller says otherwise)."""
     if objective is None or bound is None:
@@ -260,8 +258,12 @@ def run_highs(
     cones: Sequence[SecondOrderCone] = (),
     exclusive: Sequence[cp.Variable] = (),
     abs_gap: float = ABSOLUTE_GAP,
+    give_up: float | None = None,
 ) -> SolveOutcome:
     """Compile and solve with HiGHS; a time-limited run that found a plan is `time_limit` with its gap.
+
+    `give_up` (seconds): a MILP that has found no plan by then stops there ("failed"), leaving the rest
+    of the time to a caller that has another way to a plan (the engine's soft bands).
 
     `warm_start=False` skips the relaxation start (plain HiGHS on the MILP: for measurements).
     `reuse_values=True` also offers the variables' current values as a start: a re-solve of the same
@@ -285,6 +287,7 @@ def run_highs(
                 compiled.binary_columns(switches),
                 compiled.binary_columns(exclusive),
                 abs_gap,
+                None if give_up is None else start + give_up,
             )
     except (cp.error.SolverError, ValueError) as exc:
         return SolveOutcome("failed", time.perf_counter() - start, 0.0, None, None, str(exc))
@@ -338,6 +341,7 @@ def solve_compiled(
     switches: np.ndarray | None = None,
     exclusive: np.ndarray | None = None,
     abs_gap: float = ABSOLUTE_GAP,
+    give_up_at: float | None = None,
 ) -> SolveOutcome:
     """Solve a compiled problem (the caller keeps stdout safe); fills the cvxpy variables when a plan exists.
 
@@ -363,12 +367,12 @@ def solve_compiled(
     lazy = compiled.lazy
     if compiled.is_mip and progress.watching():
         progress.figures("MILP", start.objective, start.bound)
-    h, status, point, seconds = _milp(compiled, options, start.solution, deadline)
+    h, status, point, seconds = _milp(compiled, options, start.solution, deadline, give_up_at)
     if start.solution is not None and point is not None and _misreported(h, compiled, point):
         # HiGHS 1.16 can report, for a MILP given a start, an objective and a bound shifted by a constant from
         # its own point's (seen: −548.79 against the point's 41.21, "optimal", on a household whose LP bound
         # was 36.44). Neither can be used; the same MILP without the start reports them right.
-        h, status, point, more = _milp(compiled, options, None, deadline)
+        h, status, point, more = _milp(compiled, options, None, deadline, give_up_at)
         seconds += more
     seconds += start.seconds
     info = h.getInfo()
@@ -404,10 +408,14 @@ def solve_compiled(
 
 
 def _milp(
-    compiled: CompiledProblem, options: dict[str, object], start: np.ndarray | None, deadline: float | None
+    compiled: CompiledProblem,
+    options: dict[str, object],
+    start: np.ndarray | None,
+    deadline: float | None,
+    give_up_at: float | None = None,
 ) -> tuple[highspy.Highs, highspy.HighsModelStatus, np.ndarray | None, float]:
     """HiGHS on the compiled problem (from `start` when given), its cones refined: the instance, its status,
-    its last point and its run time."""
+    its last point and its run time. Interrupted at `give_up_at` (perf_counter) if it has no plan by then."""
     h = highspy.Highs()
     for name, value in options.items():
         h.setOptionValue(name, value)
@@ -422,8 +430,21 @@ def _milp(
             h.setOptionValue(name, False)
     if compiled.is_mip and progress.watching():
         h.cbMipInterrupt.subscribe(progress.MipReporter("MILP"))
+    if compiled.is_mip and give_up_at is not None and start is None:
+        h.cbMipInterrupt.subscribe(_GiveUp(give_up_at))
     status, point, seconds = _run_refined(h, compiled.lazy, deadline, compiled.is_mip)
     return h, status, point, seconds
+
+
+class _GiveUp:
+    """A MIP interrupt callback: stop at `at` (perf_counter) when HiGHS has no plan yet."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self, event: Any) -> None:
+        if time.perf_counter() >= self.at and float(event.data_out.mip_primal_bound) >= 1e29:
+            event.interrupt()
 
 
 def _misreported(h: highspy.Highs, compiled: CompiledProblem, point: np.ndarray) -> bool:

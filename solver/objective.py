@@ -32,8 +32,8 @@ TRACKING_TOLERANCE = 5e-4
 TURNOVER_TIE_BREAK = 1e-6
 """k$ per k$ traded: breaks ties between equally good plans in favour of trading less."""
 
-COST_TIE_BREAK = 1e-3
-"""Per dollar of trading cost when tax_weight is 0: between otherwise equal plans, the one that pays less."""
+COSTS_WITHOUT_TAX_WEIGHT = 1.0
+"""Weight of trading costs when tax_weight is 0 (otherwise they weigh tax_weight, as tax does)."""
 
 
 def cone_factor(covariance: np.ndarray) -> np.ndarray:
@@ -186,10 +186,10 @@ class TradingCosts:
         if isinstance(weight, cp.Parameter) or weight > 0:
             model.objective_terms["costs"] = weight * costs
         else:
-            # Costs are money even when tax_weight is 0: a tie-break keeps a plan from paying commissions on
-            # cent trades it does not need (with tracking as a budget, nothing else weighed against them, and
-            # a household burned $6 of commissions on one-cent purchases to leave no cash idle).
-            model.objective_terms["costs"] = COST_TIE_BREAK * costs
+            # tax_weight 0 ignores tax, not costs: they count at face value. Weightless, a plan paid $20
+            # commissions on one-cent purchases every period of an unwind (burning overweight cash lowered its
+            # tracking error), and a $1 commission per cent trade to leave no cash idle under a budget.
+            model.objective_terms["costs"] = COSTS_WITHOUT_TAX_WEIGHT * costs
 
 
 @dataclass

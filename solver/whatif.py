@@ -8,7 +8,7 @@ from typing import Any
 from rebal_opt.models.overrides import apply_overrides
 from rebal_opt.models.result import Result
 
-from .engine import InfeasiblePlan, solve
+from .engine import InfeasiblePlan, SolverFailure, solve
 from .highs import DEFAULT_MIP_GAP
 from .household import account_values
 
@@ -25,6 +25,7 @@ class VariantOutcome:
     conflicts: list[str] = field(default_factory=list)
     message: str = ""
     household_value: float = 0.0
+    status: str = "infeasible"  # without a plan: infeasible, time_limit (no plan in time) or failed
 
     @property
     def turnover(self) -> float:
@@ -36,7 +37,7 @@ class VariantOutcome:
 
     def as_json(self) -> dict[str, Any]:
         if self.result is None:
-            payload: dict[str, Any] = {"status": "infeasible", "conflicts": self.conflicts, "message": self.message}
+            payload: dict[str, Any] = {"status": self.status, "conflicts": self.conflicts, "message": self.message}
         else:
             payload = self.result.model_dump(mode="json", exclude_none=True)
         return {"name": self.name, "overrides": self.overrides, "result": payload}
@@ -49,7 +50,7 @@ def run_variants(
     mip_gap: float = DEFAULT_MIP_GAP,
 ) -> list[VariantOutcome]:
     """Solve the base scenario and each variant. Bad overrides raise ScenarioError before any solve;
-    an infeasible variant is reported, not fatal."""
+    an infeasible variant, or one with no plan within the time limit, is reported, not fatal."""
     scenarios = [(name, overrides, apply_overrides(data, overrides, f"whatif {name}")) for name, overrides in variants]
     outcomes: list[VariantOutcome] = []
     for name, overrides, scenario in scenarios:
@@ -58,6 +59,11 @@ def run_variants(
             result = solve(scenario, time_limit=time_limit, mip_gap=mip_gap)
         except InfeasiblePlan as exc:
             outcomes.append(VariantOutcome(name, overrides, None, exc.conflicts, exc.detail, value))
+            continue
+        except SolverFailure as exc:
+            # One variant without a plan in its time (exit 4 for `solve`) does not cost the others theirs.
+            status = "time_limit" if exc.time_limit else "failed"
+            outcomes.append(VariantOutcome(name, overrides, None, [], str(exc), value, status))
             continue
         outcomes.append(VariantOutcome(name, overrides, result, household_value=value))
     return outcomes

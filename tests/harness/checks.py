@@ -270,8 +270,8 @@ def check_whatif(run: Run, data: Data) -> list[Finding]:
     out = []
     for variant in payload.get("variants", []):
         name, overrides, body = variant.get("name"), variant.get("overrides", {}), variant.get("result", {})
-        if body.get("status") == "infeasible":
-            continue
+        if body.get("status") in ("infeasible", "time_limit", "failed") and "trades" not in body:
+            continue  # no plan (docs/whatif.md): nothing to verify
         try:
             result = Result.model_validate(body)
         except ValidationError as exc:
