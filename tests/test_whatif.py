@@ -78,3 +78,30 @@ def test_terminal_table() -> None:
     run = CliRunner().invoke(cli, ["whatif", str(DAVID)])
     assert run.exit_code == 0
     assert "tax-averse" in run.stdout and "wide-bands" in run.stdout
+
+
+def test_a_variant_without_a_plan_in_time_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variant that finds no plan within the time limit (`solve` would exit 4) is one row of the table and
+    a `time_limit` result with the solver's message; the other variants keep their plans (docs/whatif.md)."""
+    import rebal_opt.solver.whatif as whatif
+    from rebal_opt.solver.engine import SolverFailure
+
+    solve = whatif.solve
+
+    def slow_for_tight(scenario, **kwargs):  # type: ignore[no-untyped-def]
+        if scenario.rules.min_trade == 2000:
+            raise SolverFailure("HiGHS failed: no plan found within the time limit", time_limit=True)
+        return solve(scenario, **kwargs)
+
+    monkeypatch.setattr(whatif, "solve", slow_for_tight)
+    run = CliRunner().invoke(cli, ["whatif", str(HARVEST), "--set", "rules.min_trade=2000", "--json"])
+    assert run.exit_code == 0, run.output
+    variants = {v["name"]: v["result"] for v in json.loads(run.stdout)["variants"]}
+    assert variants["command line"] == {
+        "status": "time_limit",
+        "conflicts": [],
+        "message": "HiGHS failed: no plan found within the time limit",
+    }
+    assert "trades" in variants["base"]
+    table = CliRunner().invoke(cli, ["whatif", str(HARVEST), "--set", "rules.min_trade=2000"])
+    assert table.exit_code == 0 and "time limit" in table.stdout
