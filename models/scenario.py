@@ -244,6 +244,10 @@ class Lot(StrictModel):
 
     @property
     def basis_per_share(self) -> float:
+        # The given figure itself when there is one: 54.72 × 20 / 20 is 54.720000000000006, which made a
+        # lot bought at today's price a loss lot (yearend.harvest_losses: false then forbade selling it).
+        if self.cost_per_share is not None:
+            return self.cost_per_share
         return self.cost_basis / self.shares
 
 

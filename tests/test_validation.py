@@ -996,3 +996,17 @@ def test_planning_commands_reject_absurd_input_before_solving(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert [line.split(": ", 3)[2] for line in result.stderr.splitlines()] == [path]
+
+
+@given(price=st.decimals(min_value="0.01", max_value="5000", places=2), shares=st.integers(1, 10_000))
+@settings(max_examples=200, deadline=None)
+def test_a_cost_per_share_is_the_basis_per_share_exactly(price: Any, shares: int) -> None:
+    """A lot's basis per share is the cost_per_share the file gives, not cost × shares / shares (which for
+    54.72 × 20 is 54.720000000000006: a lot bought at today's price became a loss lot)."""
+    data = copy.deepcopy(BASE_DATA)
+    lot = next(lot for a in data["accounts"] for lot in a.get("lots", []))
+    lot.pop("cost_total", None)
+    lot.update({"cost_per_share": float(price), "shares": float(shares)})
+    scenario = parse_scenario(data)
+    parsed = next(lot for a in scenario.accounts for lot in a.lots)
+    assert parsed.basis_per_share == float(price)
