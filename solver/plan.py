@@ -289,10 +289,18 @@ def _grow_a_sale(scenario: Scenario, trades: list[Trade], account_id: str, defic
                 trades[i] = _priced(trade, shares, scenario)
                 return
             continue
-        for k in reversed(range(len(trade.lots))):
+        # A lot line that realizes more gain could break rules.max_realized_gain by the cents it adds: there
+        # only lines at no gain grow, losses first; a year-end net target to the cent takes no growth at all.
+        if scenario.yearend is not None and scenario.yearend.target_net_realized is not None:
+            continue
+        capped = scenario.rules.max_realized_gain is not None
+        order = sorted(range(len(trade.lots)), key=lambda k: trade.lots[k].gain / max(trade.lots[k].shares, 1e-12))
+        for k in order:
             line = trade.lots[k]
             lot = lots.get(line.lot)
             if lot is None or line.shares + extra > lot.shares + 1e-9:
+                continue
+            if capped and lot.basis_per_share < trade.price:
                 continue
             grown = round(line.shares + extra, SHARE_DECIMALS)
             if abs(grown - lot.shares) < 1e-6:

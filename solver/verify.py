@@ -1054,6 +1054,11 @@ def _planned_buys(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
             yield q.date, q.account, q.security
 
 
+def _recent_loss_sale(p: _Plan, ticker: str) -> bool:
+    """Whether a recent loss sale in the ticker's group keeps it from being bought today."""
+    return any(True for _ in _recent_loss_sales(p, p.group(ticker)))
+
+
 def _recent_loss_sales(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str]]:
     """(date, account, security) of recent sells at a loss in a taxable account, in the group, within the
     30 days up to as_of."""
@@ -1193,7 +1198,9 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
     room = max(0.0, p.s.target(CASH_CLASS) * total - cash_funds)
     slack = 0.0
     for account in p.s.accounts:
-        menu = p.buyable(account)
+        # What it may buy today: its menu, less rules.do_not_buy and groups a recent loss sale blocks (with
+        # none left the account can buy nothing and keeps its cash, as the solver has it).
+        menu = {t for t in p.buyable(account) if p.s.rules.wash_sales != "avoid" or not _recent_loss_sale(p, t)}
         if not account.tradable or not menu:
             slack += p.ending_cash[account.id]
         else:
