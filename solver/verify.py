@@ -621,9 +621,12 @@ def check_whole_shares(p: _Plan) -> Iterator[Violation]:
 
 
 def _whole_lots(p: _Plan, trade: Trade) -> bool:
-    """Every lot line of the sale is whole shares or the whole lot (a sale of fractional lots entirely)."""
+    """Every lot line of the sale is whole shares or the whole lot (a sale of fractional lots entirely).
+
+    A tax-advantaged sale has no lot lines: its position is its holding and its lots, each of which may
+    be sold in whole shares or entirely, so the sale's fraction must be the fractions of some of them."""
     if not trade.lots:
-        return False
+        return _whole_pieces(p, trade)
     for sale in trade.lots:
         owner = p.lots.get(sale.lot)
         if owner is None:
@@ -631,6 +634,21 @@ def _whole_lots(p: _Plan, trade: Trade) -> bool:
         if abs(sale.shares - round(sale.shares)) > SHARE_TOL and abs(sale.shares - owner[1].shares) > SHARE_TOL:
             return False
     return True
+
+
+def _whole_pieces(p: _Plan, trade: Trade) -> bool:
+    """Whether a sale without lot lines is whole shares of its position's pieces (holding, lots), some sold
+    entirely: its shares less the fractions of some pieces are a whole number (at most 12 pieces tried)."""
+    account = p.accounts[trade.account]
+    pieces = [lot.shares for lot in account.lots if lot.security == trade.security]
+    if account.holdings.get(trade.security, 0.0) > 0:
+        pieces.append(account.holdings[trade.security])
+    fractions = [x - math.floor(x) for x in pieces if x - math.floor(x) > SHARE_TOL][:12]
+    for mask in range(1, 1 << len(fractions)):
+        left = trade.shares - sum(f for i, f in enumerate(fractions) if mask >> i & 1)
+        if left >= -SHARE_TOL and abs(left - round(left)) <= SHARE_TOL:
+            return True
+    return False
 
 
 def check_min_trade(p: _Plan) -> Iterator[Violation]:
