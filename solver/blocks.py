@@ -17,11 +17,10 @@ from rebal_opt.models.scenario import CASH_CLASS
 
 from .data import SCALE, RebalanceData
 from .model import RebalanceModel
+from .plan import MIN_AMOUNT
 
 CENT = 0.01 / SCALE
 PHANTOM_TRADE = CENT
-DUST_DOLLARS = 0.005
-"""A position worth less than half a cent is not sold with a trade indicator (plan.MIN_AMOUNT drops it)."""
 """k$: the least a trade counted by a trade indicator moves (a cent)."""
 
 
@@ -45,7 +44,7 @@ class TradeIndicators:
         # which a plan with tax_weight 0 used to spend idle cash under contributions first.
         # A position worth less than half a cent is no trade (the plan drops such dust): its indicator stays 0,
         # else the model pays a commission the plan never shows.
-        sell_cap = np.where(sell_cap * SCALE < DUST_DOLLARS, 0.0, sell_cap)
+        sell_cap = np.where(sell_cap * SCALE < MIN_AMOUNT, 0.0, sell_cap)
         cent = np.minimum(PHANTOM_TRADE, sell_cap)
         if len(d.sell_slots):
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, sell_trade))
