@@ -49,6 +49,12 @@ class TradeIndicators:
         if len(d.sell_slots):
             model.constraints.append(model.sell_by_slot <= cp.multiply(sell_cap, sell_trade))
             model.constraints.append(model.sell_by_slot >= cp.multiply(cent, sell_trade))
+            # A slot with nothing it may sell (every lot blocked by a wash-sale window, or dust) has no trade:
+            # with cap 0 both bounds above hold at z = 1, and a commission paid for nothing lowered the
+            # household's total just enough to put a class at its band's top (stuck cash; harness seed 1202).
+            nothing = np.flatnonzero(sell_cap <= 0)
+            if len(nothing):
+                model.constraints.append(sell_trade[nothing.tolist()] == 0)
         if len(d.buy_slots):
             model.constraints.append(model.buy <= cp.multiply(model.buy_limit, buy_trade))
             model.constraints.append(model.buy >= PHANTOM_TRADE * buy_trade)

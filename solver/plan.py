@@ -25,7 +25,7 @@ from rebal_opt.models.result import (
     Trade,
     WashSale,
 )
-from rebal_opt.models.scenario import Scenario
+from rebal_opt.models.scenario import Lot, Scenario
 
 from .check import tracking_error
 from .data import SCALE, RebalanceData
@@ -114,6 +114,7 @@ def extract_trades(
     net: bool = True,
     intended_cash_k: np.ndarray | None = None,
     period_of_plan: bool = False,
+    period_start: Scenario | None = None,
 ) -> list[Trade]:
     """Turn solver amounts (k$) into trades in shares, lots listed for taxable sales.
 
@@ -121,7 +122,9 @@ def extract_trades(
     harvesting); in tax-advantaged accounts a round trip is always cancelled. `intended_cash_k` is the
     solver's ending cash per account (k$): what rounding leaves beyond it is spent (spend_rounding_cents).
     `period_of_plan`: one period of an unwind, whose scenario starts without the cash earlier periods carry
-    in: its cash floors are repaired only for what cent rounding can miss (keep_cash_floors).
+    in: its cash floors are repaired only for what cent rounding can miss (keep_cash_floors), against
+    `period_start`, the household as the earlier periods' rounded trades left it, when given (its cash is
+    what the verifier checks the period against; the period's own scenario starts without it).
     """
     intended_cash = (
         None
@@ -207,7 +210,46 @@ def extract_trades(
         )
     account_order = {a: i for i, a in enumerate(data.accounts)}
     trades.sort(key=lambda t: (account_order[t.account], t.action != "sell", t.security))
-    return keep_cash_floors(s, trades, intended_cash, rounding_only=period_of_plan)
+    if period_start is not None:
+        trades = _within_holdings(period_start, trades)
+    return keep_cash_floors(period_start or s, trades, intended_cash, rounding_only=period_of_plan)
+
+
+HOLDING_SLIP = 1e-4  # shares: what earlier periods' rounding and cent repairs can leave below the model's view
+
+
+def _within_holdings(start: Scenario, trades: list[Trade]) -> list[Trade]:
+    """Sales of an unwind period cut to what the period starts with. The period model sells from its own
+    unrounded view of the earlier periods; their trades rounded to millionths of a share and their cents
+    repaired (a purchase trimmed, a sale grown) can leave a position or lot a few millionths smaller, which a
+    sale of all of it would then oversell."""
+    held = starting_shares(start)
+    lots = {lot.id: lot for a in start.accounts for lot in a.lots}
+    out = []
+    for t in trades:
+        if t.action != "sell":
+            out.append(t)
+        elif t.lots:
+            lines = []
+            for line in t.lots:
+                lot = lots.get(line.lot)
+                if lot is not None and lot.shares < line.shares <= lot.shares + HOLDING_SLIP:
+                    line = _line_of(line, lot, lot.shares, t.price)
+                lines.append(line)
+            total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
+            out.append(t if total == t.shares else _priced(t, total, start).model_copy(update={"lots": lines}))
+        else:
+            have = held.get((t.account, t.security), 0.0)
+            out.append(_priced(t, have, start) if have < t.shares <= have + HOLDING_SLIP else t)
+    return out
+
+
+def _line_of(line: LotSale, lot: Lot, shares: float, price: float) -> LotSale:
+    """A lot line resized to `shares`, its basis and gain recomputed from the lot."""
+    basis = shares * lot.basis_per_share
+    return line.model_copy(
+        update={"shares": shares, "cost_basis": round(basis, 2), "gain": round(shares * price - basis, 2)}
+    )
 
 
 def trade_cost(scenario: Scenario, amount: float) -> float:
@@ -305,15 +347,8 @@ def _grow_a_sale(scenario: Scenario, trades: list[Trade], account_id: str, defic
             grown = round(line.shares + extra, SHARE_DECIMALS)
             if abs(grown - lot.shares) < 1e-6:
                 grown = lot.shares
-            basis = grown * lot.basis_per_share
             lines = list(trade.lots)
-            lines[k] = line.model_copy(
-                update={
-                    "shares": grown,
-                    "cost_basis": round(basis, 2),
-                    "gain": round(grown * trade.price - basis, 2),
-                }
-            )
+            lines[k] = _line_of(line, lot, grown, trade.price)
             total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
             trades[i] = _priced(trade, total, scenario).model_copy(update={"lots": lines})
             return

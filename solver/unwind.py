@@ -469,10 +469,13 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
                 "horizon under the blackout periods, max_per_period and the other rules"
             )
         raise UnwindSolverFailure(f"the solver found no plan ({outcome.status}) {outcome.message}".strip())
-    trades = []
-    gifts = []
+    trades: list[list[Trade]] = []
+    gifts: list[dict[str, float]] = []
     for pm in models:
         assert pm.model.sell.value is not None and pm.model.buy.value is not None
+        # The cents are repaired against the cash and positions the earlier periods' rounded trades leave
+        # (taxes play no part: realized amounts and carryforwards are left at zero here).
+        begins = state_at(scenario, plan, pm.period, trades, gifts, (0.0, 0.0), (0.0, 0.0)) if trades else None
         trades.append(
             extract_trades(
                 pm.data,
@@ -480,6 +483,7 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
                 pm.model.buy.value,
                 intended_cash_k=pm.model.cash_after().value,
                 period_of_plan=True,
+                period_start=begins,
             )
         )
         shares: dict[str, float] = {}
