@@ -24,6 +24,26 @@ PHANTOM_TRADE = CENT
 """k$: the least a trade counted by a trade indicator moves (a cent)."""
 
 
+def harvests_gains(model: RebalanceModel) -> bool:
+    """Year-end planning that harvests gains: selling a gain lot in a taxable account and buying it back
+    steps its basis up, the one round trip a plan makes."""
+    s = model.data.scenario
+    return model.options.purpose == "yearend" and s.yearend is not None and s.yearend.harvest_gains
+
+
+def round_trip_pairs(model: RebalanceModel) -> list[tuple[int, int]]:
+    """(sell slot, buy slot) of one security in one account, which a plan does not trade both ways (a round
+    trip only costs) — except a taxable account's during a year-end gain harvest (`harvests_gains`)."""
+    d = model.data
+    harvest = harvests_gains(model)
+    buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
+    return [
+        (i, buy_index[(s.account, s.security)])
+        for i, s in enumerate(d.sell_slots)
+        if (s.account, s.security) in buy_index and not (harvest and not d.scenario.account(s.account).tax_advantaged)
+    ]
+
+
 @dataclass
 class TradeIndicators:
     """Binaries that say whether each (account, security) trades on each side.
@@ -34,7 +54,6 @@ class TradeIndicators:
     """
 
     name: str = "trade indicators"
-    allow_round_trips: bool = False  # year-end gain harvesting sells and buys back the same security
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
@@ -60,19 +79,15 @@ class TradeIndicators:
             model.constraints.append(model.buy >= PHANTOM_TRADE * buy_trade)
         # Never both sides of one security in one account (a round trip only costs), except a gain harvest
         # in a taxable account at year end (selling a gain lot and buying it back steps the basis up).
-        buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
-        taxable = {a.id for a in d.scenario.accounts if not a.tax_advantaged}
-        pairs = [
-            (i, buy_index[(s.account, s.security)])
-            for i, s in enumerate(d.sell_slots)
-            if (s.account, s.security) in buy_index and not (self.allow_round_trips and s.account in taxable)
-        ]
+        pairs = round_trip_pairs(model)
         if pairs:
             sells, buys = zip(*pairs, strict=True)
             model.constraints.append(sell_trade[list(sells)] + buy_trade[list(buys)] <= 1)
         # A year-end round trip is a gain harvest: a lot sold at a loss and bought back is a wash sale in
         # law whatever rules.wash_sales says, so a loss lot is not sold where its security is bought back.
-        if self.allow_round_trips:
+        if harvests_gains(model):
+            buy_index = {(slot.account, slot.security): b for b, slot in enumerate(d.buy_slots)}
+            taxable = {a.id for a in d.scenario.accounts if not a.tax_advantaged}
             slot_of = {(slot.account, slot.security): i for i, slot in enumerate(d.sell_slots)}
             losses = [
                 (j, buy_index[(u.account, u.security)])
@@ -85,9 +100,7 @@ class TradeIndicators:
             ]
             if losses:
                 units, buys = (list(x) for x in zip(*losses, strict=True))
-                model.constraints.append(
-                    model.sell[units] <= cp.multiply(d.unit_value[units], 1 - buy_trade[buys])
-                )
+                model.constraints.append(model.sell[units] <= cp.multiply(d.unit_value[units], 1 - buy_trade[buys]))
 
 
 @dataclass
@@ -160,6 +173,7 @@ class WholeShares:
                 amount = amount + spread @ rest
                 model.whole_lot_rest = (partial, rest)
                 model.constraints.append(n_sell[partial] >= cp.multiply(whole[partial], rest))
+                self._no_round_trip_of_a_fraction(model, partial, rest)
             model.constraints.append(model.sell == cp.multiply(price / SCALE, amount))
         if len(d.buy_slots):
             max_buy = np.floor(model.buy_limit * SCALE / d.buy_slot_price + 1e-9)
@@ -170,6 +184,22 @@ class WholeShares:
                 bounds=[np.zeros(len(d.buy_slots)), max_buy],
             )
             model.constraints.append(model.buy == cp.multiply(d.buy_slot_price / SCALE, n_buy))
+
+    @staticmethod
+    def _no_round_trip_of_a_fraction(model: RebalanceModel, partial: np.ndarray, rest: cp.Variable) -> None:
+        """A lot or position sold with its fraction of a share (w_u = 1) is not bought in the same account:
+        buy_b ≤ cap_b·(1 − w_u). Without trade indicators a round trip is netted out of the plan afterwards,
+        and netting a fractional sale against whole-share purchases leaves a fraction no whole-share trade
+        can make: rounding it moved the plan off the solver's (a tracking-error budget missed by a share)."""
+        d = model.data
+        buy_of_slot = {i: b for i, b in round_trip_pairs(model)}
+        slot_of_unit = d.unit_to_sell_slot.tocsc().indices
+        pairs = [
+            (k, buy_of_slot[int(slot_of_unit[u])]) for k, u in enumerate(partial) if int(slot_of_unit[u]) in buy_of_slot
+        ]
+        if pairs:
+            rests, buys = (list(x) for x in zip(*pairs, strict=True))
+            model.constraints.append(model.buy[buys] <= cp.multiply(model.buy_limit[buys], 1 - rest[rests]))
 
 
 @dataclass
@@ -444,22 +474,12 @@ class CashSpent:
         open_slot: cp.Expression | None = None
         if rules.max_trades is not None and model.buy_trade is not None and model.sell_trade is not None:
             full = cp.Variable(boolean=True, name="cash_stuck_trades_full")
-            model.constraints.append(
-                cp.sum(model.sell_trade) + cp.sum(model.buy_trade) <= rules.max_trades - 1 + full
-            )
+            model.constraints.append(cp.sum(model.sell_trade) + cp.sum(model.buy_trade) <= rules.max_trades - 1 + full)
             open_slot = cp.Variable(len(d.buy_slots), nonneg=True, name="cash_stuck_slot_closed")
             model.constraints += [open_slot <= full, open_slot <= 1 - model.buy_trade]
         # A security the account sells is no purchase it could still make either: the plan does not buy back
         # what it sells (TradeIndicators), except a year-end gain harvest in a taxable account.
-        sells_too: dict[int, int] = {}
-        if model.sell_trade is not None:
-            harvest = model.options.purpose == "yearend" and d.scenario.yearend is not None
-            harvest = harvest and d.scenario.yearend.harvest_gains
-            sell_index = {(slot.account, slot.security): i for i, slot in enumerate(d.sell_slots)}
-            for b, slot in enumerate(d.buy_slots):
-                i = sell_index.get((slot.account, slot.security))
-                if i is not None and not (harvest and not d.scenario.account(slot.account).tax_advantaged):
-                    sells_too[b] = i
+        sells_too: dict[int, int] = {b: i for i, b in round_trip_pairs(model)} if model.sell_trade is not None else {}
         most_of_all = 0.0
         for i, account_id in enumerate(d.accounts):
             slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
@@ -482,10 +502,9 @@ class CashSpent:
                         lifted = lifted + d.total_start * model.sell_trade[sells_too[b]]
                     model.constraints.append(room <= exposure[c] * grain + lifted)
             least = min(grains) + rules.costs.commission / SCALE
-            model.constraints.append(
-                cash_after[i] <= floor[i] + least + most * (1 - used) + most * stuck
-            )
+            model.constraints.append(cash_after[i] <= floor[i] + least + most * (1 - used) + most * stuck)
         return most_of_all * used
+
 
 @dataclass
 class HarvestOnly:

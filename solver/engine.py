@@ -63,14 +63,13 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
     rules = data.scenario.rules
     period_of_plan = options.purpose == "unwind"
     yearend = data.scenario.yearend if options.purpose == "yearend" else None
-    round_trips = yearend is not None and yearend.harvest_gains
     chosen: list[Block] = []
     # Trade binaries for minimum trades, commissions, a trade count — and to forbid round trips where the
     # objective could gain from one: without wash-sale rules (sell a loss lot, buy it back) and when
     # minimizing band violation (burn cash on spread), where netting the plan afterwards loses optimality.
     needs_indicators = rules.min_trade > 0 or rules.max_trades is not None or rules.costs.commission > 0
     if needs_indicators or rules.wash_sales == "ignore" or options.soft_bands:
-        chosen.append(blocks.TradeIndicators(allow_round_trips=round_trips))
+        chosen.append(blocks.TradeIndicators())
         if rules.min_trade > 0:
             chosen.append(blocks.MinimumTrade())
         if rules.max_trades is not None:
