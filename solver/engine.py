@@ -486,8 +486,8 @@ def _soft_bands(
 Relaxation = tuple[str, Callable[[Scenario], Scenario]]
 
 
-def _relaxations(scenario: Scenario) -> list[Relaxation]:
-    """Each rule the scenario enforces, with how to switch it off."""
+def _relaxations(scenario: Scenario, purpose: str = "rebalance") -> list[Relaxation]:
+    """Each rule the scenario enforces for `purpose`, with how to switch it off."""
     r = scenario.rules
     out: list[Relaxation] = []
 
@@ -533,6 +533,14 @@ def _relaxations(scenario: Scenario) -> list[Relaxation]:
                 lambda s: s.model_copy(update={"yearend": s.yearend.model_copy(update={"target_net_realized": None})}),
             )
         )
+    if purpose == "yearend" and scenario.yearend is not None and not scenario.yearend.harvest_losses:
+        # Year-end planning that may not sell at a loss: with every gain sold, a withdrawal can still be short.
+        out.append(
+            (
+                "yearend.harvest_losses (false)",
+                lambda s: s.model_copy(update={"yearend": s.yearend.model_copy(update={"harvest_losses": True})}),
+            )
+        )
     for i, account in enumerate(scenario.accounts):
         if account.buyable is not None:
             out.append((f"accounts[{i}].buyable (the menu of {account.id})", _set_account(i, buyable=None)))
@@ -574,7 +582,7 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
 
         return run
 
-    relaxations = _relaxations(scenario)
+    relaxations = _relaxations(scenario, purpose)
 
     def relaxed(active: list[Relaxation]) -> Scenario:
         s = scenario

@@ -1285,12 +1285,14 @@ def _purchase_that_fits(p: _Plan, total: float) -> str | None:
 
 
 def _harvest_only(p: _Plan) -> bool:
-    """A household with every class in band and no money in or out, whose plan only harvests: every sale
-    is of taxable lots at a loss and no account buys for more than its sales bring in. Such sales are not
-    made to rebalance, so contributions-first (spend cash before selling) does not apply to them. With
-    rules.location on, such a plan may also sell anything to hold assets where they are taxed less (an
+    """A household with every class in band and no money in or out of an account that trades, whose plan
+    only harvests: every sale is of taxable lots at a loss and no account buys for more than its sales
+    bring in. Such sales are not made to rebalance, so contributions-first (spend cash before selling) does
+    not apply to them. (Money into an untradable account is no cash a plan could spend: it stays there.)
+    With rules.location on, such a plan may also sell anything to hold assets where they are taxed less (an
     in-band relocation): still no account buys for more than its sales bring in."""
-    if any(a.contribution != 0 for a in p.s.accounts) or not all(_outside(w) <= WEIGHT_TOL for w in p.before.values()):
+    flows = any(a.contribution != 0 and a.tradable for a in p.s.accounts)
+    if flows or not all(_outside(w) <= WEIGHT_TOL for w in p.before.values()):
         return False
     relocation = p.s.rules.location == "on"
     only_losses = all(p.accounts[t.account].type == AccountType.TAXABLE for t in p.sells) and all(

@@ -333,6 +333,8 @@ def relaxations(data: Data) -> list[tuple[str, Callable[[Data], None]]]:
             out.append((f"accounts[{i}].min_cash", set_account("min_cash", 0.0)))
     if (data.get("yearend") or {}).get("target_net_realized") is not None:
         out.append(("yearend.target_net_realized", lambda d: d["yearend"].__setitem__("target_net_realized", None)))
+    if (data.get("yearend") or {}).get("harvest_losses") is False:
+        out.append(("yearend.harvest_losses", lambda d: d["yearend"].__setitem__("harvest_losses", True)))
     for i, account in enumerate(data["accounts"]):
         if account.get("buyable") is not None:
             out.append((f"accounts[{i}].buyable", lambda d, i=i: d["accounts"][i].pop("buyable")))
