@@ -165,11 +165,11 @@ def extract_trades(
             for sale in sales:
                 unit = data.units[sale.unit]
                 assert unit.lot_id is not None and unit.term is not None
-                basis = sale.shares * unit.basis_per_share
+                basis = float(sale.shares) * unit.basis_per_share
                 lots.append(
                     LotSale(
                         lot=unit.lot_id,
-                        shares=sale.shares,
+                        shares=float(sale.shares),
                         cost_basis=round(basis, 2),
                         gain=round(sale.shares * price - basis, 2),
                         term=unit.term,
@@ -246,6 +246,7 @@ def _within_holdings(start: Scenario, trades: list[Trade]) -> list[Trade]:
 
 def _line_of(line: LotSale, lot: Lot, shares: float, price: float) -> LotSale:
     """A lot line resized to `shares`, its basis and gain recomputed from the lot."""
+    shares = float(shares)
     basis = shares * lot.basis_per_share
     return line.model_copy(
         update={"shares": shares, "cost_basis": round(basis, 2), "gain": round(shares * price - basis, 2)}
@@ -255,11 +256,15 @@ def _line_of(line: LotSale, lot: Lot, shares: float, price: float) -> LotSale:
 def trade_cost(scenario: Scenario, amount: float) -> float:
     """Commission plus spread on a trade of `amount` dollars, to the cent."""
     costs = scenario.rules.costs
-    return round(costs.commission + costs.spread_bps / 10_000 * amount, 2)
+    # Python's round on a Python float (correctly rounded: 20 + 9.865 → 29.87); numpy's round of a
+    # np.float64 scales by 100 first and rounds half to even (→ 29.86), so a plan read back from JSON
+    # would not match its own costs.
+    return round(float(costs.commission + costs.spread_bps / 10_000 * amount), 2)
 
 
 def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
-    """The trade resized to `shares`, its amount and cost recomputed."""
+    """The trade resized to `shares`, its amount and cost recomputed (Python floats: see trade_cost)."""
+    shares = float(shares)
     amount = round(shares * trade.price, 2)
     return trade.model_copy(update={"shares": shares, "amount": amount, "cost": trade_cost(scenario, amount)})
 

@@ -252,12 +252,13 @@ class _Plan:
 
     def value(self, trade: Trade) -> float:
         """The trade's dollar value at the scenario price, to the cent."""
-        return round(trade.shares * self.price(trade.security), 2)
+        # float(): numpy's round of a np.float64 rounds differently (half to even after scaling).
+        return round(float(trade.shares * self.price(trade.security)), 2)
 
     def cost(self, trade: Trade) -> float:
         """commission + spread_bps / 10_000 × the trade's value, to the cent."""
         costs = self.s.rules.costs
-        return round(costs.commission + costs.spread_bps / 10_000 * abs(self.value(trade)), 2)
+        return round(float(costs.commission + costs.spread_bps / 10_000 * abs(self.value(trade))), 2)
 
     def group(self, ticker: str) -> str:
         return self.s.wash_group(ticker)

@@ -92,3 +92,20 @@ def test_purchases_and_sales_within_holdings_are_untouched(james: Scenario) -> N
         cost=trade_cost(james, round(1.5 * price, 2)),
     )
     assert _within_holdings(james, [within, buy]) == [within, buy]
+
+
+def test_a_half_cent_cost_rounds_the_same_for_numpy_and_python_floats(james: Scenario) -> None:
+    """20 + 25 bps × 3,946.00 = 29.865: numpy's round gives 29.86, Python's 29.87; a plan read back from JSON
+    is Python floats, so the engine must round as Python does."""
+    import numpy as np
+
+    s = james.model_copy(
+        update={
+            "rules": james.rules.model_copy(
+                update={"costs": james.rules.costs.model_copy(update={"commission": 20.0, "spread_bps": 25.0})}
+            )
+        }
+    )
+    assert trade_cost(s, 3946.0) == trade_cost(s, np.float64(3946.0)) == 29.87
+    bought = _within_holdings(s, [_sell(s, "james-rollover-ira", "VTI", np.float64(260 + 1e-6))])[0]
+    assert type(bought.shares) is float and type(bought.cost) is float
