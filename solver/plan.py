@@ -215,14 +215,19 @@ def extract_trades(
     return keep_cash_floors(period_start or s, trades, intended_cash, rounding_only=period_of_plan)
 
 
-HOLDING_SLIP = 1e-4  # shares: what earlier periods' rounding and cent repairs can leave below the model's view
+HOLDING_SLIP = 1e-4  # shares: what earlier periods' rounding can leave below the model's view
+HOLDING_SLIP_DOLLARS = 1.0  # what earlier periods' cent repairs can have sold beyond it (a few cents a period)
 
 
 def _within_holdings(start: Scenario, trades: list[Trade]) -> list[Trade]:
     """Sales of an unwind period cut to what the period starts with. The period model sells from its own
     unrounded view of the earlier periods; their trades rounded to millionths of a share and their cents
-    repaired (a purchase trimmed, a sale grown) can leave a position or lot a few millionths smaller, which a
-    sale of all of it would then oversell."""
+    repaired (a purchase trimmed, a sale grown by a few cents) can leave a position or lot a few millionths of
+    a share, or a few cents' worth, smaller, which a sale of all of it would then oversell."""
+
+    def slipped(sold: float, have: float, price: float) -> bool:
+        return have < sold and (sold - have <= HOLDING_SLIP or (sold - have) * price <= HOLDING_SLIP_DOLLARS)
+
     held = starting_shares(start)
     lots = {lot.id: lot for a in start.accounts for lot in a.lots}
     out = []
@@ -233,14 +238,14 @@ def _within_holdings(start: Scenario, trades: list[Trade]) -> list[Trade]:
             lines = []
             for line in t.lots:
                 lot = lots.get(line.lot)
-                if lot is not None and lot.shares < line.shares <= lot.shares + HOLDING_SLIP:
+                if lot is not None and slipped(line.shares, lot.shares, t.price):
                     line = _line_of(line, lot, lot.shares, t.price)
                 lines.append(line)
             total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
             out.append(t if total == t.shares else _priced(t, total, start).model_copy(update={"lots": lines}))
         else:
             have = held.get((t.account, t.security), 0.0)
-            out.append(_priced(t, have, start) if have < t.shares <= have + HOLDING_SLIP else t)
+            out.append(_priced(t, have, start) if slipped(t.shares, have, t.price) else t)
     return out
 
 

@@ -11,7 +11,7 @@ from rebal_opt.models.loading import load_scenario
 from rebal_opt.models.result import LotSale, SolverInfo, Trade
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.data import build_data
-from rebal_opt.solver.plan import HOLDING_SLIP, _within_holdings, build_result, trade_cost
+from rebal_opt.solver.plan import HOLDING_SLIP, HOLDING_SLIP_DOLLARS, _within_holdings, build_result, trade_cost
 from rebal_opt.solver.verify import verify
 
 JAMES = Path(__file__).parent.parent / "scenarios" / "james-multi-account.yaml"
@@ -42,8 +42,9 @@ def _problems(s: Scenario, trades: list[Trade]) -> list[str]:
     return [v.kind for v in verify(s, result).violations]
 
 
-def test_a_position_sold_a_few_millionths_over_is_cut_to_its_holding(james: Scenario) -> None:
-    over = _sell(james, "james-rollover-ira", "VTI", 260 + 3e-6)
+@pytest.mark.parametrize("over_by", [3e-6, 0.002])  # a rounding millionth; a few cents' repair of VTI
+def test_a_position_sold_a_little_over_is_cut_to_its_holding(james: Scenario, over_by: float) -> None:
+    over = _sell(james, "james-rollover-ira", "VTI", 260 + over_by)
     assert "position_oversold" in _problems(james, [over])
     (cut,) = _within_holdings(james, [over])
     assert cut.shares == 260
@@ -74,7 +75,8 @@ def test_a_lot_line_sold_a_few_millionths_over_is_cut_to_the_lot_with_its_basis_
 
 def test_a_sale_beyond_the_slip_is_left_for_the_verifier_to_reject(james: Scenario) -> None:
     """Only rounding is repaired: a real oversale is a bug the verifier must still see."""
-    over = _sell(james, "james-rollover-ira", "VTI", 260 + 10 * HOLDING_SLIP)
+    beyond = max(10 * HOLDING_SLIP, 2 * HOLDING_SLIP_DOLLARS / james.securities["VTI"].price)
+    over = _sell(james, "james-rollover-ira", "VTI", round(260 + beyond, 6))
     assert _within_holdings(james, [over]) == [over]
     assert "position_oversold" in _problems(james, [over])
 
