@@ -165,13 +165,14 @@ def extract_trades(
             for sale in sales:
                 unit = data.units[sale.unit]
                 assert unit.lot_id is not None and unit.term is not None
-                basis = float(sale.shares) * unit.basis_per_share
+                sold = float(sale.shares)  # a Python float: see trade_cost
+                basis = sold * unit.basis_per_share
                 lots.append(
                     LotSale(
                         lot=unit.lot_id,
-                        shares=float(sale.shares),
+                        shares=sold,
                         cost_basis=round(basis, 2),
-                        gain=round(sale.shares * price - basis, 2),
+                        gain=round(sold * price - basis, 2),
                         term=unit.term,
                         acquired=unit.acquired,
                     )
