@@ -234,6 +234,145 @@ class ConeRows:
         return sp.csr_matrix((data, (np.tile(rows, 3), columns)), shape=(len(nodes), int(point.shape[0])))
 
 
+class ExtendedCone:
+    """t ≥ (1 − tolerance)·||y|| for a large cone, in the extended (disaggregated) form refined on demand.
+
+    ||y|| ≤ t ⇔ Σᵢ yᵢ²/t ≤ t: leaves uᵢ ≥ |yᵢ|, one sᵢ ≥ uᵢ²/t per leaf, and Σ sᵢ ≤ t. Each sᵢ ≥ uᵢ²/t is a
+    convex function of two variables whose tangent planes are the rows sᵢ ≥ 2a·uᵢ − a²·t (a = uᵢ/t at the
+    point of contact), so every row is valid and each leaf is refined on its own, in one dimension: no
+    tree, no tolerance shared down a depth. Vielma, Dunning, Huchette and Lubin (Extended formulations in
+    mixed integer conic quadratic programming, 2017) found this form needed far fewer cuts than the
+    aggregated one in outer-approximation solvers. `values` holds the leaves, then the sᵢ, then t (the
+    root, last, as in SecondOrderCone), so the same LazyRows drives both.
+    """
+
+    def __init__(
+        self, expression: cp.Expression, size: int, tolerance: float, name: str = "te", hint: np.ndarray | None = None
+    ) -> None:
+        self.size = size
+        self.tolerance = tolerance
+        self.refined = True
+        self.y = cp.Variable(size, name=f"{name}_y")
+        self.values = cp.Variable(2 * size + 1, nonneg=True, name=f"{name}_cone")
+        self.limit: tuple[float, cp.Variable] | None = None
+        leaves, squares = self.values[:size], self.values[size : 2 * size]
+        self.constraints: list[cp.Constraint] = [
+            self.y == expression,
+            leaves >= self.y,
+            leaves >= -self.y,
+            cp.sum(squares) <= self.top,
+        ]
+        ratios = [np.full(size, a) for a in INITIAL_RATIOS]
+        if hint is not None and float(np.linalg.norm(hint)) > 0:
+            ratios.append(np.abs(hint) / float(np.linalg.norm(hint)))
+        ratio = np.concatenate(ratios)
+        leaf = np.tile(np.arange(size), len(ratios))
+        self.constraints.append(self._rows(ratio, leaf) @ self.values >= 0)
+
+    @property
+    def top(self) -> cp.Expression:
+        return self.values[2 * self.size]
+
+    def _rows(self, ratio: np.ndarray, leaf: np.ndarray) -> sp.csr_matrix:
+        return extended_tangents(self.size, ratio, leaf, np.arange(2 * self.size + 1), 2 * self.size + 1)
+
+    def bound_by(self, scale: float, variable: cp.Variable) -> cp.Constraint:
+        """As SecondOrderCone.bound_by."""
+        self.limit = (scale, variable)
+        return self.top <= (1.0 - self.tolerance) * scale * variable
+
+    def rows(self, y_columns: np.ndarray, value_columns: np.ndarray, limit_column: int | None = None) -> ExtendedRows:
+        limit = None
+        if self.limit is not None and limit_column is not None:
+            limit = ConeLimit(limit_column, self.limit[0])
+        return ExtendedRows(self.size, y_columns, value_columns, self.tolerance, limit)
+
+
+INITIAL_RATIOS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+"""Tangents every leaf of an extended cone starts with: uᵢ/t, the leaf's share of the norm."""
+
+
+def extended_tangents(size: int, ratio: np.ndarray, leaf: np.ndarray, columns: np.ndarray, width: int) -> sp.csr_matrix:
+    """Rows sᵢ − 2a·uᵢ + a²·t ≥ 0 (one per (ratio a, leaf i)), over `width` columns where the cone's values
+    (leaves, squares, root) sit at `columns`."""
+    rows = np.arange(len(leaf))
+    data = np.concatenate([np.ones(len(leaf)), -2.0 * ratio, ratio**2])
+    cols = np.concatenate([columns[size + leaf], columns[leaf], np.full(len(leaf), columns[2 * size])])
+    return sp.csr_matrix((data, (np.tile(rows, 3), cols)), shape=(len(leaf), width))
+
+
+@dataclass(frozen=True)
+class ExtendedRows:
+    """An ExtendedCone bound to the columns of a compiled problem: exact repair and cuts at a point."""
+
+    size: int
+    y: np.ndarray  # columns of y
+    values: np.ndarray  # columns of leaves, squares, root
+    tolerance: float
+    limit: ConeLimit | None = None
+
+    def exact_values(self, point: np.ndarray) -> np.ndarray:
+        """Leaves |yᵢ|, squares yᵢ²/||y|| (0 when y = 0), root ||y||."""
+        leaves = np.abs(point[self.y])
+        norm = float(np.linalg.norm(leaves))
+        squares = leaves**2 / norm if norm > 0 else np.zeros(self.size)
+        return np.concatenate([leaves, squares, [norm]])
+
+    def repair(self, point: np.ndarray) -> np.ndarray:
+        fixed = point.copy()
+        fixed[self.values] = self.exact_values(point)
+        return fixed
+
+    def seed(self, point: np.ndarray) -> sp.csr_matrix | None:
+        """Tangent rows at every leaf's ratio at `point` (a solution with the cone exact), and either side."""
+        leaves = np.maximum(point[self.values[: self.size]], 0.0)
+        norm = float(np.linalg.norm(leaves))
+        if norm <= 0.0:
+            return None
+        leaf = np.flatnonzero(leaves > 1e-9 * norm)
+        return self._tangents(leaves[leaf] / norm, leaf, int(point.shape[0]))
+
+    def _tangents(self, ratio: np.ndarray, leaf: np.ndarray, width: int) -> sp.csr_matrix:
+        # A tangent at a is within the tolerance of the leaf for ratios a·(1 ± √tolerance): with one either
+        # side of the point's own, the next solution, which moves a little, is covered too.
+        spread = 2.0 * math.sqrt(self.tolerance)
+        ratios = np.concatenate([ratio, ratio * (1.0 - spread), ratio * (1.0 + spread)])
+        return extended_tangents(self.size, ratios, np.tile(leaf, 3), self.values, width)
+
+    def cuts(self, point: np.ndarray) -> sp.csr_matrix | None:
+        """Tangent rows at the leaves whose sᵢ is short of its share when the root is short of the tolerance:
+        t < (1 − tolerance)·||u||. Each row touches the cone at the point's own ratio uᵢ/||u||, the point of
+        the boundary nearest it, so the next solution is cut off and each leaf converges on its own."""
+        values = point[self.values]
+        leaves = np.maximum(values[: self.size], 0.0)
+        squares = values[self.size : 2 * self.size]
+        root = float(values[-1])
+        norm = float(np.linalg.norm(leaves))
+        if root >= (1.0 - self.tolerance) * norm - CUT_SLACK:
+            return None
+        ratio = leaves / norm
+        # A leaf is short when its sᵢ is under its exact share uᵢ²/||u|| by more than the tolerance (relative):
+        # only those get rows, so leaves that are already accurate do not grow the LP.
+        exact = leaves * ratio
+        leaf = np.flatnonzero(squares < (1.0 - self.tolerance) * exact - CUT_SLACK / self.size)
+        if not len(leaf):
+            leaf = np.array([int(np.argmax(exact - squares))])
+        return self._tangents(ratio[leaf], leaf, int(point.shape[0]))
+
+
+def second_order_cone(
+    expression: cp.Expression, size: int, tolerance: float, name: str = "te", hint: np.ndarray | None = None
+) -> SecondOrderCone | ExtendedCone:
+    """The cone t ≥ (1 − tolerance)·||y||: every tangent up front when that is few enough rows (a
+    class-level household), else the extended form refined on demand (a security-level one)."""
+    import os
+
+    tree = Tree.over(size)
+    if tree.internal * tangent_count(tree.depth, tolerance) <= FULL_ROWS_LIMIT or os.environ.get("REBAL_OPT_TOWER"):
+        return SecondOrderCone(expression, size, tolerance, name, hint)
+    return ExtendedCone(expression, size, tolerance, name, hint)
+
+
 FEASIBILITY_SLACK = 1e-6
 """k$: how far a plan's exact cone value may exceed its limit (HiGHS's own feasibility tolerance is 1e-7)."""
 

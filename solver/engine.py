@@ -85,6 +85,8 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
         chosen.append(blocks.RealizedGainCap())
     if options.cash_spent:
         chosen.append(blocks.CashSpent())
+    if options.idle_cash_cap is not None:
+        chosen.append(blocks.IdleCashCap())
     if options.harvest_only and len(data.buy_slots):
         chosen.append(blocks.HarvestOnly())
     if yearend is not None:
@@ -99,8 +101,9 @@ def choose_blocks(data: RebalanceData, options: BuildOptions) -> list[Block]:
     tracking = objective.QuadraticTracking() if quadratic else objective.AbsoluteTracking()
     # Tighter wash-sale relaxation through the tracking cone's specific-risk leaves (direct indexing).
     perspective = [blocks.WashSalePerspective()] if quadratic and rules.wash_sales == "avoid" else []
-    if options.objective == "band_violation":
-        chosen.append(objective.BandViolationTerm())
+    if options.objective in ("band_violation", "idle_cash"):
+        least = objective.BandViolationTerm() if options.objective == "band_violation" else objective.IdleCashTerm()
+        chosen.append(least)
         chosen.append(objective.TurnoverTieBreak())
         if rules.max_tracking_error is not None and not period_of_plan:
             # the budget is a rule: it holds while the violation is minimized too
@@ -404,11 +407,6 @@ def _hard_bands(
             "contributions first as far as the bands allow: cash stays uninvested only where every "
             "security its account may buy is at the top of its band",
         ),
-        (
-            BuildOptions(),
-            "contributions first could not be kept (new cash cannot all be invested within the "
-            "rules, e.g. rules.max_trades); the plan sells while some new cash stays uninvested",
-        ),
     ]
     for options, note in steps:
         found = run(options)
@@ -418,7 +416,41 @@ def _hard_bands(
             if note:
                 notes.append(note)
             return found
-    return None
+    if scenario.rules.max_tracking_error is not None:
+        least = run(BuildOptions(objective="idle_cash"))
+        if least is None or not least[1].has_plan:
+            return None
+        found = run(BuildOptions(idle_cash_cap=_idle_cash_cap(least[0])))
+        if found is None or not found[1].has_plan:
+            return None
+        notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
+        return found
+    found = run(BuildOptions())
+    if found is None or not found[1].has_plan:
+        return None
+    notes.append(
+        "contributions first could not be kept (new cash cannot all be invested within the "
+        "rules, e.g. rules.max_trades); the plan sells while some new cash stays uninvested"
+    )
+    return found
+
+
+AS_FAR_AS_THE_BUDGET_ALLOWS = (
+    "contributions first as far as the bands and rules.max_tracking_error allow: investing more of the new "
+    "cash would take the tracking error over its budget, so the plan leaves the least cash uninvested "
+    "that the rules allow"
+)
+
+IDLE_CASH_TOLERANCE = 1e-6
+"""k$: how far above the least idle cash the plan phase may stay (a tenth of a cent: less than any purchase
+the verifier could find, HiGHS's feasibility tolerance well inside it)."""
+
+
+def _idle_cash_cap(least: BuiltProblem) -> float:
+    """The idle cash of the least-idle phase's plan (its objective also holds the turnover tie-break), plus
+    the tolerance."""
+    value = blocks.idle_cash(least.model).value
+    return float(0.0 if value is None else value) + IDLE_CASH_TOLERANCE
 
 
 def _soft_bands(
@@ -464,6 +496,13 @@ def _soft_bands(
                 built, outcome = run(rule)
                 if outcome.has_plan:
                     return built, outcome
+            if scenario.rules.max_tracking_error is not None:
+                least_idle, found = run(replace(plan, objective="idle_cash"))
+                if found.has_plan:
+                    built, outcome = run(replace(plan, idle_cash_cap=_idle_cash_cap(least_idle)))
+                    if outcome.has_plan:
+                        notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
+                        return built, outcome
             notes.append(
                 "contributions first could not be kept at the least band violation; some new cash stays uninvested"
             )

@@ -28,6 +28,7 @@ from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_d
 
 from . import progress
 from .cone import MAX_REFINEMENT_ROUNDS, LazyRows, SecondOrderCone
+from .conic import seed_extended_cones
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
 from .warmstart import Start, relaxation_start
 
@@ -351,6 +352,10 @@ def solve_compiled(
     """
     options = highs_options(mip_gap, abs_gap)
     common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
+    if not os.environ.get("REBAL_OPT_NO_SEED"):
+        seeded = seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline)
+        if seeded and progress.watching():
+            progress.figures(f"conic seed {seeded:.2f} s", None, None)
     start = Start("none")
     if compiled.is_mip and warm_start:
         start = relaxation_start(

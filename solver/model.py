@@ -23,8 +23,9 @@ class BuildOptions:
     allow_sells: bool = True
     soft_bands: bool = False
     band_violation_cap: float | None = None  # k$: total violation allowed (lexicographic second phase)
+    idle_cash_cap: float | None = None  # k$: most idle cash allowed (contributions first as far as the budget allows)
     cash_spent: bool = False  # contributions-first: sales happen, so idle new cash is not allowed
-    objective: str = "plan"  # "plan" | "band_violation"
+    objective: str = "plan"  # "plan" | "band_violation" | "idle_cash"
     purpose: str = "rebalance"  # "rebalance" | "yearend" (year-end tax planning: solver/yearend.py)
     tax_weight_parameter: bool = False  # tax_weight as a cvxpy Parameter: re-solve at other weights (frontier)
     disabled: frozenset[str] = frozenset()  # rule blocks switched off (infeasibility diagnosis)
@@ -58,7 +59,10 @@ class RebalanceModel:
     permissions: list[cp.Variable] = field(default_factory=list)  # binaries that let a trade happen
     exclusive: list[cp.Variable] = field(default_factory=list)  # permissions whose 1 forbids something too
     group_bought: dict[str, cp.Expression] = field(default_factory=dict)  # wash group -> its binary β_g
-    specific_leaves: dict[int, tuple[cp.Expression, float]] = field(default_factory=dict)  # class -> (leaf, √s)
+    group_binaries: tuple[cp.Variable, list[str]] | None = None  # all β_g as one vector, and its groups in order
+    # class -> (index in specific_leaf_values, √s): the specific-risk leaf |√s_c·(V_c − t_c·W)| of the cone
+    specific_leaves: dict[int, tuple[int, float]] = field(default_factory=dict)
+    specific_leaf_values: cp.Variable | None = None
     cones: list[Any] = field(default_factory=list)  # SecondOrderCone terms, refined on demand (solver/cone.py)
     tracking_error: cp.Expression | None = None  # k$: W·TE of the plan (objective term or budgeted)
     # rules.whole_shares: units holding a fraction of a share, and the binaries that sell it with the rest

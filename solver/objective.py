@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from rebal_opt.models.risk import ClassRisk, class_risk
 from rebal_opt.models.scenario import Scenario, YearEnd
 
-from .cone import SecondOrderCone
+from .cone import second_order_cone
 from .data import SCALE, RebalanceData
 from .location import harvest_value, holding_costs
 from .model import RebalanceModel
@@ -90,7 +90,7 @@ class QuadraticTracking:
         if factor.shape[0] == 0:
             return
         before = d.class_value_start - d.target * d.total_after_flows  # the drift if nothing trades (k$)
-        cone = SecondOrderCone(
+        cone = second_order_cone(
             factor @ dollar_drift(model), factor.shape[0], TRACKING_TOLERANCE, hint=np.asarray(factor @ before)
         )
         model.constraints += cone.constraints
@@ -99,9 +99,9 @@ class QuadraticTracking:
             # The specific-risk rows of M follow the factor rows: leaf k + j is class specific[j]'s.
             specific = np.flatnonzero(risk.factors.specific > 0)
             first = factor.shape[0] - len(specific)
+            model.specific_leaf_values = cone.values
             model.specific_leaves = {
-                int(c): (cone.values[first + j], float(np.sqrt(risk.factors.specific[c])))
-                for j, c in enumerate(specific)
+                int(c): (first + j, float(np.sqrt(risk.factors.specific[c]))) for j, c in enumerate(specific)
             }
         budget = tracking_budget(model)
         model.tracking_error = cone.top
@@ -314,6 +314,19 @@ class ForgoneHarvest:
             slots = buys[group]
             model.constraints.append(cp.sum(model.buy[slots]) <= float(model.buy_limit[slots].sum()) * bought[k])
         model.objective_terms["forgone_harvest"] = weight * (np.array([values[g] for g in groups]) @ bought)
+
+
+@dataclass
+class IdleCashTerm:
+    """k$ of cash left uninvested where it could be spent: the phase that finds how far contributions first
+    can go when the tracking-error budget stops investing all of it."""
+
+    name: str = "idle cash"
+
+    def add(self, model: RebalanceModel) -> None:
+        from .blocks import idle_cash
+
+        model.objective_terms["idle_cash"] = idle_cash(model)
 
 
 @dataclass

@@ -1280,9 +1280,31 @@ def _purchase_that_fits(p: _Plan, total: float) -> str | None:
                 continue
             split = p.s.securities[ticker].class_split()
             room = min((p.after[c].high * total - p.after[c].value) / f for c, f in split.items() if f > 0)
-            if room >= grain + p.tol:
-                return f"{account.id} could still buy {_money(grain)} of {ticker} within the bands"
+            if room >= grain + p.tol and _keeps_the_budget(p, split, grain):
+                within = "the bands and rules.max_tracking_error" if p.s.rules.max_tracking_error else "the bands"
+                return f"{account.id} could still buy {_money(grain)} of {ticker} within {within}"
     return None
+
+
+BUDGET_APPROXIMATION = 5e-4
+"""The engine holds rules.max_tracking_error through a polyhedral cone that can be stricter than the exact
+budget by up to this much (relative): a purchase counts as one the plan could still make only when it keeps
+the tracking error that far inside the budget."""
+
+
+def _keeps_the_budget(p: _Plan, split: dict[str, float], amount: float) -> bool:
+    """Whether buying `amount` more (split over its classes; paid with its commission and spread from cash)
+    keeps the recomputed tracking error within rules.max_tracking_error (True without a budget)."""
+    budget = p.s.rules.max_tracking_error
+    if budget is None:
+        return True
+    costs = p.s.rules.costs
+    values = {c: w.value for c, w in p.after.items()}
+    for c, f in split.items():
+        values[c] = values.get(c, 0.0) + amount * f
+    values[CASH_CLASS] = values.get(CASH_CLASS, 0.0) - amount - costs.commission - costs.spread_bps / 10_000 * amount
+    after = p.tracking_error(allocation(p.s, values))
+    return after <= budget * (1 - BUDGET_APPROXIMATION) - TE_ABS_TOL
 
 
 def _harvest_only(p: _Plan) -> bool:

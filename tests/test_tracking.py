@@ -22,7 +22,14 @@ from rebal_opt.models.risk import class_risk
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.models.yaml_io import read_yaml_file
 from rebal_opt.solver import engine
-from rebal_opt.solver.cone import FULL_ROWS_LIMIT, SecondOrderCone, Tree, tangent_count
+from rebal_opt.solver.cone import (
+    FULL_ROWS_LIMIT,
+    ExtendedCone,
+    SecondOrderCone,
+    Tree,
+    second_order_cone,
+    tangent_count,
+)
 from rebal_opt.solver.engine import InfeasiblePlan, solve
 from rebal_opt.solver.highs import SolveOutcome, run_highs
 from rebal_opt.solver.objective import TRACKING_TOLERANCE
@@ -89,8 +96,9 @@ def test_factor_form_and_dense_form_give_the_same_plan() -> None:
         },
     }
     data["objective"]["risk_model"] = dense
-    factor, written = solve(household(max_tracking_error=0.006)), solve(
-        parse_scenario({**data, "rules": {**data.get("rules", {}), "max_tracking_error": 0.006}})
+    factor, written = (
+        solve(household(max_tracking_error=0.006)),
+        solve(parse_scenario({**data, "rules": {**data.get("rules", {}), "max_tracking_error": 0.006}})),
     )
     assert factor.tax.due_to_trades == pytest.approx(written.tax.due_to_trades, abs=1.0)
     assert factor.tracking_error.after == pytest.approx(written.tracking_error.after, rel=1e-3)
@@ -101,13 +109,14 @@ def test_factor_form_and_dense_form_give_the_same_plan() -> None:
     size=st.sampled_from([1, 2, 3, 7, 16, 40, 129, 600]),
     seed=st.integers(0, 10_000),
     scale=st.sampled_from([1e-3, 1.0, 250.0]),
+    form=st.sampled_from([SecondOrderCone, ExtendedCone]),
 )
-def test_the_cone_bound_is_valid_and_within_its_tolerance(size: int, seed: int, scale: float) -> None:
+def test_the_cone_bound_is_valid_and_within_its_tolerance(size: int, seed: int, scale: float, form: type) -> None:
     """min t over the outer approximation with y fixed: (1 − tolerance)·||y|| ≤ bound ≤ ||y||, whether the cone
-    gets every tangent up front (small) or is refined on demand (large)."""
+    gets every tangent up front (small), is a tower refined on demand (large), or the extended form."""
     y = np.random.default_rng(seed).normal(size=size) * scale
     x = cp.Variable(size)
-    cone = SecondOrderCone(x, size, TRACKING_TOLERANCE)
+    cone = form(x, size, TRACKING_TOLERANCE)
     problem = cp.Problem(cp.Minimize(cone.top), [x == y, *cone.constraints])
     outcome = run_highs(problem, 30.0, cones=[cone])
     exact = float(np.linalg.norm(y))
@@ -122,6 +131,41 @@ def test_large_cones_start_coarse_and_small_ones_complete() -> None:
     assert not SecondOrderCone(cp.Variable(13), 13, TRACKING_TOLERANCE).refined
     assert SecondOrderCone(cp.Variable(600), 600, TRACKING_TOLERANCE).refined
     assert large.internal * tangent_count(large.depth, TRACKING_TOLERANCE) > FULL_ROWS_LIMIT
+    assert isinstance(second_order_cone(cp.Variable(13), 13, TRACKING_TOLERANCE), SecondOrderCone)
+    assert isinstance(second_order_cone(cp.Variable(600), 600, TRACKING_TOLERANCE), ExtendedCone)
+
+
+@settings(max_examples=25, deadline=None)
+@given(size=st.sampled_from([2, 5, 40, 300]), seed=st.integers(0, 10_000), seeded=st.booleans())
+def test_the_extended_cone_finds_the_exact_optimum_within_its_tolerance(size: int, seed: int, seeded: bool) -> None:
+    """min ||x − p|| + c·x over a box, y free: the MILP machinery on the extended form (with or without the
+    conic seed) against Clarabel on the exact second-order cone. The plan's value is its exact one and
+    within the tolerance of the true optimum; the bound is never above it."""
+    import os
+
+    rng = np.random.default_rng(seed)
+    p, c = rng.normal(size=size) * 10.0, rng.normal(size=size) * 0.3
+    x = cp.Variable(size)
+    exact = cp.Problem(cp.Minimize(cp.norm(x - p) + c @ x), [x >= -5.0, x <= 5.0])
+    exact.solve(solver=cp.CLARABEL)
+    cone = ExtendedCone(x - p, size, TRACKING_TOLERANCE, hint=-p)
+    problem = cp.Problem(cp.Minimize(cone.top + c @ x), [x >= -5.0, x <= 5.0, *cone.constraints])
+    saved = os.environ.pop("REBAL_OPT_NO_SEED", None)
+    if not seeded:
+        os.environ["REBAL_OPT_NO_SEED"] = "1"
+    try:
+        outcome = run_highs(problem, 30.0, cones=[cone])
+    finally:
+        os.environ.pop("REBAL_OPT_NO_SEED", None)
+        if saved is not None:
+            os.environ["REBAL_OPT_NO_SEED"] = saved
+    assert outcome.objective is not None and outcome.bound is not None
+    plan = np.asarray(x.value)
+    assert outcome.objective == pytest.approx(float(np.linalg.norm(plan - p) + c @ plan), rel=1e-7, abs=1e-7)
+    optimum = float(exact.value)
+    slack = TRACKING_TOLERANCE * float(np.linalg.norm(p)) + 1e-5 * (1 + abs(optimum))
+    assert optimum - slack <= outcome.objective <= optimum + slack
+    assert outcome.bound <= optimum + 1e-5 * (1 + abs(optimum))
 
 
 @pytest.mark.parametrize("budget", [0.012, 0.008, 0.005])
