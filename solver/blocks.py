@@ -252,9 +252,36 @@ class Bands:
             ]
             cap = model.options.band_violation_cap
             if cap is not None:
-                model.constraints.append(cp.sum(violation) <= cap)
+                model.constraints.append(cp.sum(self._capped_violation(model, violation)) <= cap)
         else:
             model.constraints += [values <= d.high * total, values >= d.low * total]
+
+    @staticmethod
+    def _capped_violation(model: RebalanceModel, violation: cp.Variable) -> cp.Expression:
+        """The violation the least-violation cap bounds. In a contributions-first phase, a class above its
+        band is measured against the household's value before what the plan's purchases cost (spread and
+        commissions): spending new cash costs money, which lowers the household's value and with it the
+        band of a class above its band, so at the least violation no plan could invest the cash (harness
+        seed 2616 #303: $22 of costs to invest $6,800 raised the violation $14, over the $5 cap). Below a
+        band, costs only lower the floor, so that side stays as it is; this violation is never above the
+        true one, and the least-violation plan keeps its cap. Only when the phase found no plan with the
+        cap as it is (BuildOptions.purchase_costs_outside_cap; engine._soft_bands)."""
+        if not model.options.purchase_costs_outside_cap:
+            return violation
+        d = model.data
+        costs = d.scenario.rules.costs
+        spent: cp.Expression | float = 0.0
+        if costs.spread_bps > 0 and len(d.buy_slots):
+            spent = spent + costs.spread_bps / 10_000 * cp.sum(model.buy)
+        if costs.commission > 0 and len(d.buy_slots):
+            _, buy_trade = model.indicators()
+            spent = spent + costs.commission / SCALE * cp.sum(buy_trade)
+        if isinstance(spent, float):
+            return violation
+        values, total = model.class_after(), model.total_after()
+        capped = cp.Variable(len(d.classes), nonneg=True, name="band_violation_before_purchase_costs")
+        model.constraints += [values - d.high * (total + spent) <= capped, d.low * total - values <= capped]
+        return capped
 
 
 @dataclass
@@ -530,7 +557,10 @@ class CashSpent:
         open_slot: cp.Expression | None = None
         if rules.max_trades is not None and model.buy_trade is not None and model.sell_trade is not None:
             full = cp.Variable(boolean=True, name="cash_stuck_trades_full")
-            model.constraints.append(cp.sum(model.sell_trade) + cp.sum(model.buy_trade) <= rules.max_trades - 1 + full)
+            count = cp.sum(model.sell_trade) + cp.sum(model.buy_trade)
+            # full = 1 exactly when the count is reached: the second row keeps a plan of one trade from
+            # calling itself full and closing every slot (harness seed 2616 #303).
+            model.constraints += [count <= rules.max_trades - 1 + full, count >= rules.max_trades * full]
             open_slot = cp.Variable(len(d.buy_slots), nonneg=True, name="cash_stuck_slot_closed")
             model.constraints += [open_slot <= full, open_slot <= 1 - model.buy_trade]
         # A security the account sells is no purchase it could still make either: the plan does not buy back

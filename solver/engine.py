@@ -435,6 +435,12 @@ def _hard_bands(
     return found
 
 
+SPENDING_MOVES_THE_BAND = (
+    "contributions first: what investing the new cash costs (spread, commissions) lowers the household's "
+    "value and with it the band of a class above its band, so the violation is the least possible before "
+    "those costs"
+)
+
 AS_FAR_AS_THE_BUDGET_ALLOWS = (
     "contributions first as far as the bands and rules.max_tracking_error allow: investing more of the new "
     "cash would take the tracking error over its budget, so the plan leaves the least cash uninvested "
@@ -492,16 +498,26 @@ def _soft_bands(
                 if outcome.has_plan:
                     return built, outcome
         if scenario.rules.contributions_first:
-            for rule in (replace(plan, cash_spent=True), replace(plan, cash_spent=True, cash_stuck=True)):
+            # With the cap as it is, then measuring a class above its band before what the purchases cost
+            # (spending the cash lowers the household's value, and with it that band: blocks.Bands).
+            spending = replace(plan, purchase_costs_outside_cap=True)
+            for rule in (
+                replace(plan, cash_spent=True),
+                replace(plan, cash_spent=True, cash_stuck=True),
+                replace(spending, cash_spent=True),
+                replace(spending, cash_spent=True, cash_stuck=True),
+            ):
                 built, outcome = run(rule)
                 if outcome.has_plan:
+                    if rule.purchase_costs_outside_cap:
+                        notes.append(SPENDING_MOVES_THE_BAND)
                     return built, outcome
             if scenario.rules.max_tracking_error is not None:
-                least_idle, found = run(replace(plan, objective="idle_cash"))
+                least_idle, found = run(replace(spending, objective="idle_cash"))
                 if found.has_plan:
-                    built, outcome = run(replace(plan, idle_cash_cap=_idle_cash_cap(least_idle)))
+                    built, outcome = run(replace(spending, idle_cash_cap=_idle_cash_cap(least_idle)))
                     if outcome.has_plan:
-                        notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
+                        notes += [SPENDING_MOVES_THE_BAND, AS_FAR_AS_THE_BUDGET_ALLOWS]
                         return built, outcome
             notes.append(
                 "contributions first could not be kept at the least band violation; some new cash stays uninvested"

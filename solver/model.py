@@ -24,6 +24,7 @@ class BuildOptions:
     soft_bands: bool = False
     band_violation_cap: float | None = None  # k$: total violation allowed (lexicographic second phase)
     idle_cash_cap: float | None = None  # k$: most idle cash allowed (contributions first as far as the budget allows)
+    purchase_costs_outside_cap: bool = False  # band_violation_cap: above a band, measured before purchase costs
     cash_spent: bool = False  # contributions-first: sales happen, so idle new cash is not allowed
     objective: str = "plan"  # "plan" | "band_violation" | "idle_cash"
     purpose: str = "rebalance"  # "rebalance" | "yearend" (year-end tax planning: solver/yearend.py)
