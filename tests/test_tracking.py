@@ -202,3 +202,26 @@ def test_when_time_runs_out_before_any_plan_trading_nothing_is_the_plan(monkeypa
     result = solve(scenario, time_limit=0.01)
     assert result.status == "time_limit" and result.trades == [] and result.verified
     assert any("trading nothing" in note for note in result.notes)
+
+
+@settings(max_examples=15, deadline=None)
+@given(size=st.sampled_from([3, 40, 300]), seed=st.integers(0, 10_000))
+def test_a_budget_on_the_extended_cone_is_kept_exactly(size: int, seed: int) -> None:
+    """min c·x subject to ||x − p|| ≤ B·w (w = 1), the budget row of the extended form, against Clarabel on
+    the exact cone: the plan keeps the budget exactly and its value is within the cone's tolerance."""
+    rng = np.random.default_rng(seed)
+    p, c = rng.normal(size=size) * 10.0, rng.normal(size=size)
+    budget = 0.5 * float(np.linalg.norm(p))
+    x, w = cp.Variable(size), cp.Variable()
+    exact = cp.Problem(cp.Minimize(c @ x), [cp.norm(x - p) <= budget, x >= -50.0, x <= 50.0])
+    exact.solve(solver=cp.CLARABEL)
+    cone = ExtendedCone(x - p, size, TRACKING_TOLERANCE, hint=-p)
+    constraints = [*cone.constraints, cone.bound_by(budget, w), w == 1.0, x >= -50.0, x <= 50.0]
+    outcome = run_highs(cp.Problem(cp.Minimize(c @ x), constraints), 30.0, cones=[cone])
+    assert outcome.objective is not None
+    plan = np.asarray(x.value)
+    assert float(np.linalg.norm(plan - p)) <= budget + 1e-6
+    optimum = float(exact.value)
+    # The row t ≤ (1 − tolerance)·B can cost up to the tolerance's share of the budget.
+    assert optimum - 1e-5 * (1 + abs(optimum)) <= outcome.objective
+    assert outcome.objective <= optimum + 2 * TRACKING_TOLERANCE * budget * float(np.linalg.norm(c)) + 1e-5
