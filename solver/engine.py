@@ -302,11 +302,11 @@ def solve(
         return _finish(build_data(scenario), [], "no_trade_needed", info, notes)
     model = phases.built.model
     outcome, log = phases.outcome, phases.log
-    assert model.sell.value is not None and model.buy.value is not None
+    sell, buy = model.traded()
     trades = extract_trades(
         model.data,
-        model.sell.value,
-        model.buy.value,
+        sell,
+        buy,
         net=purpose == "rebalance",
         intended_cash_k=model.cash_after().value,
     )

@@ -258,10 +258,8 @@ def frontier(
         settled = sweep.settle(w)
         if settled.plan not in results:
             sweep.load(settled.plan)
-            assert model.sell.value is not None and model.buy.value is not None
-            trades = extract_trades(
-                model.data, model.sell.value, model.buy.value, intended_cash_k=model.cash_after().value
-            )
+            sell, buy = model.traded()
+            trades = extract_trades(model.data, sell, buy, intended_cash_k=model.cash_after().value)
             placeholder = SolverInfo(status="optimal", seconds=0.0)  # each point gets its own below
             results[settled.plan] = _finish(phases.data, trades, "optimal", placeholder, [])
         solve = settled.solve

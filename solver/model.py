@@ -15,6 +15,11 @@ import numpy as np
 
 from .data import SCALE, RebalanceData
 
+INTEGRALITY_LEAK = 1e-5
+"""How much of a slot's cap (plus 1 k$) a trade with its indicator at 0 may be and still count as HiGHS's
+integrality slack (its tolerance is 1e-7, rows 1e-7 more): 100 times that, and far below any trade a
+binary at 0 could allow were it exact."""
+
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -157,6 +162,31 @@ class RebalanceModel:
             fee = costs.commission / SCALE
             out = out + fee * (d.sell_slot_account @ sell_trade + d.buy_slot_account @ buy_trade)
         return out
+
+    def traded(self) -> tuple[np.ndarray, np.ndarray]:
+        """The solved sales per unit and purchases per buy slot (k$), without integrality slack.
+
+        A slot's trade is bounded by cap·z (blocks.TradeIndicators), and HiGHS accepts z within its
+        integrality tolerance of 0 (1e-7): a slot with a large cap can then trade a few cents with z
+        "0" and no commission; the plan would turn that into a real trade with a real commission (harness
+        seed 2818 #1721: $0.07 sold from a $2.1M slot, a $20 commission, cash −19.93). Such amounts — z
+        under ½ and the amount within INTEGRALITY_LEAK of the cap — are dropped here."""
+        assert self.sell.value is not None and self.buy.value is not None
+        d = self.data
+        sell = np.asarray(self.sell.value, dtype=float).copy()
+        buy = np.asarray(self.buy.value, dtype=float).copy()
+        if isinstance(self.sell_trade, cp.Variable) and self.sell_trade.value is not None and len(d.sell_slots):
+            z = np.asarray(self.sell_trade.value, dtype=float).ravel()
+            by_slot = d.unit_to_sell_slot @ np.maximum(sell, 0.0)
+            cap = d.unit_to_sell_slot @ d.unit_value
+            leak = np.flatnonzero((z < 0.5) & (by_slot <= INTEGRALITY_LEAK * (cap + 1.0)))
+            if len(leak):
+                sell[np.asarray(d.unit_to_sell_slot[leak].sum(axis=0)).ravel() > 0] = 0.0
+        if isinstance(self.buy_trade, cp.Variable) and self.buy_trade.value is not None and len(d.buy_slots):
+            z = np.asarray(self.buy_trade.value, dtype=float).ravel()
+            limit = np.asarray(self.buy_limit, dtype=float).ravel()
+            buy[(z < 0.5) & (np.maximum(buy, 0.0) <= INTEGRALITY_LEAK * (limit + 1.0))] = 0.0
+        return sell, buy
 
     def indicators(self) -> tuple[cp.Expression, cp.Expression]:
         """The trade indicators z_sell (per sell slot) and z_buy (per buy slot), binaries made on first use

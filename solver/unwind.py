@@ -472,15 +472,15 @@ def build_and_solve(scenario: Scenario, time_limit: float | None = None, mip_gap
     trades: list[list[Trade]] = []
     gifts: list[dict[str, float]] = []
     for pm in models:
-        assert pm.model.sell.value is not None and pm.model.buy.value is not None
+        sell, buy = pm.model.traded()
         # The cents are repaired against the cash and positions the earlier periods' rounded trades leave
         # (taxes play no part: realized amounts and carryforwards are left at zero here).
         begins = state_at(scenario, plan, pm.period, trades, gifts, (0.0, 0.0), (0.0, 0.0)) if trades else None
         trades.append(
             extract_trades(
                 pm.data,
-                pm.model.sell.value,
-                pm.model.buy.value,
+                sell,
+                buy,
                 intended_cash_k=pm.model.cash_after().value,
                 period_of_plan=True,
                 period_start=begins,
