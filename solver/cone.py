@@ -92,7 +92,29 @@ class Tree:
         return math.ceil(math.log2(self.size)) if self.size > 1 else 0
 
 
-class SecondOrderCone:
+class _BudgetedCone:
+    """What both cone forms share: the root `top`, the budget row on it and the limit it binds."""
+
+    tolerance: float
+    limit: tuple[float, cp.Variable] | None
+
+    @property
+    def top(self) -> cp.Expression:
+        raise NotImplementedError
+
+    def bound_by(self, scale: float, variable: cp.Variable) -> cp.Constraint:
+        """||y|| ≤ scale·variable: the row t ≤ (1 − tolerance)·scale·variable (so that every accepted point,
+        t ≥ (1 − tolerance)·||y||, keeps it exactly), and the exact check a plan must pass."""
+        self.limit = (scale, variable)
+        return self.top <= (1.0 - self.tolerance) * scale * variable
+
+    def _limit(self, limit_column: int | None) -> ConeLimit | None:
+        if self.limit is None or limit_column is None:
+            return None
+        return ConeLimit(limit_column, self.limit[0])
+
+
+class SecondOrderCone(_BudgetedCone):
     """t ≥ (1 − tolerance)·||y|| with t = `top`, as tangent rows over a tree of 2-D cones (module docstring).
 
     `y` (pinned to the expression given) and `values` (leaves, then internal nodes; the last is the root)
@@ -147,16 +169,8 @@ class SecondOrderCone:
         )
         return matrix @ self.values >= 0
 
-    def bound_by(self, scale: float, variable: cp.Variable) -> cp.Constraint:
-        """||y|| ≤ scale·variable: the row t ≤ (1 − tolerance)·scale·variable (so that every accepted point,
-        t ≥ (1 − tolerance)·||y||, keeps it exactly), and the exact check a plan must pass."""
-        self.limit = (scale, variable)
-        return self.top <= (1.0 - self.tolerance) * scale * variable
-
     def rows(self, y_columns: np.ndarray, value_columns: np.ndarray, limit_column: int | None = None) -> ConeRows:
-        limit = None
-        if self.limit is not None and limit_column is not None:
-            limit = ConeLimit(limit_column, self.limit[0])
+        limit = self._limit(limit_column)
         return ConeRows(self.tree, y_columns, value_columns, self.node_tolerance, self.tolerance, limit)
 
 
@@ -234,7 +248,7 @@ class ConeRows:
         return sp.csr_matrix((data, (np.tile(rows, 3), columns)), shape=(len(nodes), int(point.shape[0])))
 
 
-class ExtendedCone:
+class ExtendedCone(_BudgetedCone):
     """t ≥ (1 − tolerance)·||y|| for a large cone, in the extended (disaggregated) form refined on demand.
 
     ||y|| ≤ t ⇔ Σᵢ yᵢ²/t ≤ t: leaves uᵢ ≥ |yᵢ|, one sᵢ ≥ uᵢ²/t per leaf, and Σ sᵢ ≤ t. Each sᵢ ≥ uᵢ²/t is a
@@ -276,16 +290,8 @@ class ExtendedCone:
     def _rows(self, ratio: np.ndarray, leaf: np.ndarray) -> sp.csr_matrix:
         return extended_tangents(self.size, ratio, leaf, np.arange(2 * self.size + 1), 2 * self.size + 1)
 
-    def bound_by(self, scale: float, variable: cp.Variable) -> cp.Constraint:
-        """As SecondOrderCone.bound_by."""
-        self.limit = (scale, variable)
-        return self.top <= (1.0 - self.tolerance) * scale * variable
-
     def rows(self, y_columns: np.ndarray, value_columns: np.ndarray, limit_column: int | None = None) -> ExtendedRows:
-        limit = None
-        if self.limit is not None and limit_column is not None:
-            limit = ConeLimit(limit_column, self.limit[0])
-        return ExtendedRows(self.size, y_columns, value_columns, self.tolerance, limit)
+        return ExtendedRows(self.size, y_columns, value_columns, self.tolerance, self._limit(limit_column))
 
 
 INITIAL_RATIOS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0)

@@ -417,13 +417,9 @@ def _hard_bands(
                 notes.append(note)
             return found
     if scenario.rules.max_tracking_error is not None:
-        least = run(BuildOptions(objective="idle_cash"))
-        if least is None or not least[1].has_plan:
-            return None
-        found = run(BuildOptions(idle_cash_cap=_idle_cash_cap(least[0])))
-        if found is None or not found[1].has_plan:
-            return None
-        notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
+        found = _as_far_as_the_budget_allows(run, BuildOptions())
+        if found is not None:
+            notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
         return found
     found = run(BuildOptions())
     if found is None or not found[1].has_plan:
@@ -452,11 +448,18 @@ IDLE_CASH_TOLERANCE = 1e-6
 the verifier could find, HiGHS's feasibility tolerance well inside it)."""
 
 
-def _idle_cash_cap(least: BuiltProblem) -> float:
-    """The idle cash of the least-idle phase's plan (its objective also holds the turnover tie-break), plus
-    the tolerance."""
-    value = blocks.idle_cash(least.model).value
-    return float(0.0 if value is None else value) + IDLE_CASH_TOLERANCE
+def _as_far_as_the_budget_allows(
+    run: Callable[[BuildOptions], tuple[BuiltProblem, SolveOutcome] | None], base: BuildOptions
+) -> tuple[BuiltProblem, SolveOutcome] | None:
+    """Contributions first as far as the bands and the budget allow: the least idle cash, then the plan with
+    no more idle than that (plus IDLE_CASH_TOLERANCE). None when either phase has no plan."""
+    least = run(replace(base, objective="idle_cash"))
+    if least is None or not least[1].has_plan:
+        return None
+    # The least-idle phase's own idle cash (its objective also holds the turnover tie-break).
+    value = blocks.idle_cash(least[0].model).value
+    found = run(replace(base, idle_cash_cap=float(0.0 if value is None else value) + IDLE_CASH_TOLERANCE))
+    return found if found is not None and found[1].has_plan else None
 
 
 def _soft_bands(
@@ -513,12 +516,10 @@ def _soft_bands(
                         notes.append(SPENDING_MOVES_THE_BAND)
                     return built, outcome
             if scenario.rules.max_tracking_error is not None:
-                least_idle, found = run(replace(spending, objective="idle_cash"))
-                if found.has_plan:
-                    built, outcome = run(replace(spending, idle_cash_cap=_idle_cash_cap(least_idle)))
-                    if outcome.has_plan:
-                        notes += [SPENDING_MOVES_THE_BAND, AS_FAR_AS_THE_BUDGET_ALLOWS]
-                        return built, outcome
+                found = _as_far_as_the_budget_allows(run, spending)
+                if found is not None:
+                    notes += [SPENDING_MOVES_THE_BAND, AS_FAR_AS_THE_BUDGET_ALLOWS]
+                    return found
             notes.append(
                 "contributions first could not be kept at the least band violation; some new cash stays uninvested"
             )
