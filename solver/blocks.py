@@ -18,6 +18,7 @@ from rebal_opt.models.scenario import CASH_CLASS
 from .data import SCALE, RebalanceData
 from .model import RebalanceModel
 from .plan import MIN_AMOUNT
+from .wash import wash_windows
 
 CENT = 0.01 / SCALE
 PHANTOM_TRADE = CENT
@@ -536,8 +537,8 @@ class CashSpent:
         """Cash that no purchase can take without breaking a band ("as far as the bands allow"): when the
         rule cannot be kept as above (one binary, `used`), cash may stay idle beyond it only in accounts
         that cannot spend it. Per account a, δ_a = 1 (stuck) demands that every security a may buy has no
-        room left below its band's high for a minimum purchase: per slot b of a and class c of b (fraction
-        f), high_c·W − V_c ≤ f·grain_b, grain_b = max(min_trade, a share when whole shares, a cent). An
+        room left below its band's high for a minimum purchase: per slot b of a, for some class c of b
+        (fraction f), high_c·W − V_c ≤ f·grain_b, grain_b = max(min_trade, a share when whole shares, a cent). An
         account that is not stuck keeps at most its floor and its smallest purchase (with a commission)
         once the allowance is used: otherwise a stuck account's allowance would let the others idle too
         (the verifier's rule: with more idle than the rule allows, no account may hold cash a purchase
@@ -563,9 +564,21 @@ class CashSpent:
             model.constraints += [count <= rules.max_trades - 1 + full, count >= rules.max_trades * full]
             open_slot = cp.Variable(len(d.buy_slots), nonneg=True, name="cash_stuck_slot_closed")
             model.constraints += [open_slot <= full, open_slot <= 1 - model.buy_trade]
-        # A security the account sells is no purchase it could still make either: the plan does not buy back
-        # what it sells (TradeIndicators), except a year-end gain harvest in a taxable account.
-        sells_too: dict[int, int] = {b: i for i, b in round_trip_pairs(model)} if model.sell_trade is not None else {}
+        # A security in a wash group where the plan sells a loss (or a loss was sold in the last 30 days) is no
+        # purchase it could still make: buying it would wash the loss (the verifier's rule, whatever
+        # rules.wash_sales says; a year-end harvest sells all of BND and IXUS, seed 2818 #1972).
+        washed = _loss_sold_in_group(model)
+        # A security the account sells is held to the same room as one it buys: the plan does not buy back
+        # what it sells (TradeIndicators), but it could sell that much less, which spends the idle cash alike.
+        # Exempting it let a $0.01 sale of a class with room excuse $125,000 left idle
+        # (tests/data/harness/contributions-first-cent-sale-exempts-a-security.yaml). A year-end plan sells
+        # for its tax goal (a net target can force a gain lot out: seed 902 #780), not to rebalance: selling
+        # less is no way to spend the cash there, so what it sells stays exempt (the verifier's rule).
+        sells_too: dict[int, int] = (
+            {b: i for i, b in round_trip_pairs(model)}
+            if model.sell_trade is not None and model.options.purpose == "yearend"
+            else {}
+        )
         most_of_all = 0.0
         for i, account_id in enumerate(d.accounts):
             slots = [b for b, slot in enumerate(d.buy_slots) if slot.account == account_id]
@@ -579,17 +592,53 @@ class CashSpent:
                 grain = max(rules.min_trade, d.buy_slot_price[b] if rules.whole_shares else 0.0, 0.01) / SCALE
                 grains.append(grain)
                 exposure = d.buy_slot_exposure[:, b].toarray().ravel()
-                for c in np.flatnonzero(exposure > 0):
+                classes = np.flatnonzero(exposure > 0)
+                # A fund in several classes is no purchase when any one of them has no room (the verifier's
+                # min over its classes): one binary per class picks which; all of them at their band's top
+                # was demanded before, which a fund of intl and real estate never met (harness seed 2717 #2573).
+                blocking = (
+                    cp.Variable(len(classes), boolean=True, name=f"cash_stuck_class_{b}") if len(classes) > 1 else None
+                )
+                if blocking is not None:
+                    model.constraints.append(cp.sum(blocking) >= 1)
+                for k, c in enumerate(classes):
                     room = d.high[c] * total - values[c]
                     lifted = d.total_start * (1 - stuck)
                     if open_slot is not None:
                         lifted = lifted + d.total_start * open_slot[b]
+                    if blocking is not None:
+                        lifted = lifted + d.total_start * (1 - blocking[k])
                     if b in sells_too:
                         lifted = lifted + d.total_start * model.sell_trade[sells_too[b]]
+                    group = d.scenario.wash_group(d.buy_slots[b].security)
+                    if group in washed:
+                        lifted = lifted + d.total_start * washed[group]
                     model.constraints.append(room <= exposure[c] * grain + lifted)
             least = min(grains) + rules.costs.commission / SCALE
             model.constraints.append(cash_after[i] <= floor[i] + least + most * (1 - used) + most * stuck)
         return most_of_all * used
+
+
+def _loss_sold_in_group(model: RebalanceModel) -> dict[str, cp.Expression | float]:
+    """Per wash group, 1 when a purchase in it would wash a loss: a loss sold in it in the last 30 days
+    (the constant 1), or a binary that may be 1 only when the plan sells at least a cent of loss in it."""
+    d = model.data
+    s = d.scenario
+    rules = s.rules.model_copy(update={"wash_sales": "avoid"})  # the recent loss sales, whatever the rule
+    recent = wash_windows(s.model_copy(update={"rules": rules})).buy_blocks
+    out: dict[str, cp.Expression | float] = dict.fromkeys(recent, 1.0)
+    losses: dict[str, list[int]] = {}
+    for j, u in enumerate(d.units):
+        if u.taxable and d.unit_gain_ratio[j] < 0 and d.unit_value[j] > 0:
+            losses.setdefault(s.wash_group(u.security), []).append(j)
+    for group, members in losses.items():
+        if group in out:
+            continue
+        sold = cp.Variable(boolean=True, name=f"cash_stuck_loss_sold_{group}")
+        loss = -d.unit_gain_ratio[members] @ model.sell[members]
+        model.constraints.append(loss >= PHANTOM_TRADE * sold)
+        out[group] = sold
+    return out
 
 
 @dataclass

@@ -503,13 +503,13 @@ def _soft_bands(
         if scenario.rules.contributions_first:
             # With the cap as it is, then measuring a class above its band before what the purchases cost
             # (spending the cash lowers the household's value, and with it that band: blocks.Bands).
-            spending = replace(plan, purchase_costs_outside_cap=True)
-            for rule in (
-                replace(plan, cash_spent=True),
-                replace(plan, cash_spent=True, cash_stuck=True),
-                replace(spending, cash_spent=True),
-                replace(spending, cash_spent=True, cash_stuck=True),
-            ):
+            # Without costs the second form is the first: it is not tried again, nor its note given.
+            costs = scenario.rules.costs.commission > 0 or scenario.rules.costs.spread_bps > 0
+            spending = replace(plan, purchase_costs_outside_cap=True) if costs else plan
+            tries = [replace(plan, cash_spent=True), replace(plan, cash_spent=True, cash_stuck=True)]
+            if costs:
+                tries += [replace(spending, cash_spent=True), replace(spending, cash_spent=True, cash_stuck=True)]
+            for rule in tries:
                 built, outcome = run(rule)
                 if outcome.has_plan:
                     if rule.purchase_costs_outside_cap:
@@ -518,7 +518,8 @@ def _soft_bands(
             if scenario.rules.max_tracking_error is not None:
                 found = _as_far_as_the_budget_allows(run, spending)
                 if found is not None:
-                    notes += [SPENDING_MOVES_THE_BAND, AS_FAR_AS_THE_BUDGET_ALLOWS]
+                    notes += [SPENDING_MOVES_THE_BAND] if costs else []
+                    notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
                     return found
             notes.append(
                 "contributions first could not be kept at the least band violation; some new cash stays uninvested"

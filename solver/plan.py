@@ -213,6 +213,8 @@ def extract_trades(
     trades.sort(key=lambda t: (account_order[t.account], t.action != "sell", t.security))
     if period_start is not None:
         trades = _within_holdings(period_start, trades)
+    if not period_of_plan:
+        trades = keep_realized_gain_cap(s, trades)
     return keep_cash_floors(period_start or s, trades, intended_cash, rounding_only=period_of_plan)
 
 
@@ -248,6 +250,69 @@ def _within_holdings(start: Scenario, trades: list[Trade]) -> list[Trade]:
             have = held.get((t.account, t.security), 0.0)
             out.append(_priced(t, have, start) if slipped(t.shares, have, t.price) else t)
     return out
+
+
+def keep_realized_gain_cap(scenario: Scenario, trades: list[Trade]) -> list[Trade]:
+    """Take back the cents by which rounding took the plan over rules.max_realized_gain.
+
+    The model holds the cap on unrounded gains; each lot line's gain is then rounded to the cent (as a
+    broker reports it, and as the verifier sums them), which can add up to half a cent a line: harness seed
+    2818 #3384 realized 3,885.59 − 2,885.58 = 1,000.01 against a cap of 1,000.00 (unrounded 1,000.000008).
+    A loss line already in the plan sells a little more where its lot has shares left (the loss sale is
+    already there, so no wash-sale window changes, and the account only gains cash); else the line with
+    the most gain per share, in an account with the cash to spare above its floor, sells a little less
+    (millionths of a share, or one share with whole shares). A sale that would fall under rules.min_trade is
+    left alone, and a year-end net target to the cent is its own rule."""
+    rules = scenario.rules
+    cap = rules.max_realized_gain
+    if cap is None or (scenario.yearend is not None and scenario.yearend.target_net_realized is not None):
+        return trades
+    lots = {(a.id, lot.id): lot for a in scenario.accounts for lot in a.lots}
+    floors = {a.id: a.min_cash for a in scenario.accounts}
+    step = 1.0 if rules.whole_shares else 10.0**-SHARE_DECIMALS
+    out = list(trades)
+
+    def resized(i: int, k: int, cut: float) -> Trade | None:
+        """Trade i with line k sold `cut` shares less (more, when negative), or None when that cannot be."""
+        trade = out[i]
+        lines = list(trade.lots or [])
+        lot = lots.get((trade.account, lines[k].lot))
+        shares = round(lines[k].shares - cut, SHARE_DECIMALS)
+        if lot is None or shares < 0 or shares > lot.shares + 1e-9:
+            return None
+        lines[k] = _line_of(lines[k], lot, min(shares, lot.shares), trade.price)
+        lines = [x for x in lines if x.shares > 0]
+        total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
+        if 0 < total * trade.price < max(rules.min_trade, MIN_AMOUNT):
+            return None
+        return _priced(trade, total, scenario).model_copy(update={"lots": lines})
+
+    for _ in range(8):  # each pass takes back one line's worth; a few cents need one or two
+        over = sum(line.gain for t in out for line in (t.lots or [])) - cap
+        if over <= 1e-9:
+            break
+        _, cash = state_after(scenario, out)
+        options: list[tuple[int, float, int, int]] = []  # (preference, -|gain per share|, trade, line)
+        for i, t in enumerate(out):
+            for k, line in enumerate(t.lots or []):
+                lot = lots.get((t.account, line.lot))
+                if lot is None or line.shares <= 0:
+                    continue
+                per_share = t.price - lot.basis_per_share
+                cut = max(step, float(np.ceil((over + 0.005) / abs(per_share) / step)) * step) if per_share else 0.0
+                if per_share < 0 and line.shares + cut <= lot.shares + 1e-9:
+                    options.append((0, per_share, i, k))
+                elif per_share > 0 and cash[t.account] - cut * t.price - 0.02 >= floors[t.account]:
+                    options.append((1, -per_share, i, k))
+        for _, per_share, i, k in sorted(options):
+            cut = max(step, float(np.ceil((over + 0.005) / abs(per_share) / step)) * step)
+            trade = resized(i, k, -cut if per_share < 0 else cut)
+            if trade is not None:
+                out[i] = trade
+                break
+        else:
+            break
+    return [t for t in out if t.shares > 0]
 
 
 def _line_of(line: LotSale, lot: Lot, shares: float, price: float) -> LotSale:

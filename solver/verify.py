@@ -1252,14 +1252,16 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
 def _purchase_that_fits(p: _Plan, total: float) -> str | None:
     """A purchase the plan could still make with idle cash without pushing a class above its band: an
     account with cash above its min_cash, a security it may buy (menu, do_not_buy, the wash-sale windows,
-    the plan's own loss sales, rules.max_trades, not one it sells), and room for at least a minimum purchase —
-    max(min_trade, one share with whole shares, a cent) — below the high of each of its classes. None when
-    there is none (the idle cash cannot be invested within the bands)."""
+    the plan's own loss sales, rules.max_trades; one it sells counts, but in a year-end plan), and room for at
+    least a minimum purchase — max(min_trade, one share with whole shares, a cent) — below the high of each
+    of its classes. None when there is none (the idle cash cannot be invested within the bands)."""
     rules = p.s.rules
     plan_loss_groups = {p.group(x.lot.security) for x in _loss_lots(p)}
     bought = {(t.account, t.security) for t in p.buys}
-    # Buying back what an account sells is a round trip the engine never makes to spend cash.
-    sold = {(t.account, t.security) for t in p.sells}
+    # A security the account sells counts too: the plan never buys back what it sells, but selling that much
+    # less spends the idle cash alike (a $0.01 sale used to excuse a class with room). Not in a year-end plan
+    # (gain_round_trips), which sells for its tax goal (a net target can force a lot out), not to rebalance.
+    sold = {(t.account, t.security) for t in p.sells} if p.gain_round_trips else set()
     full = rules.max_trades is not None and len(p.r.trades) >= rules.max_trades
     for account in p.s.accounts:
         if not account.tradable:
@@ -1397,7 +1399,8 @@ def verify(
     """Check a plan against its scenario; returns every violation found (see the module docstring).
 
     An `infeasible` result carries no plan: only `check_status` applies to it. `allow_gain_round_trips`
-    is for year-end plans, which may sell a gain lot and buy the security back (see check_buy_and_sell).
+    is for year-end plans, which may sell a gain lot and buy the security back (see check_buy_and_sell), and
+    whose sales (made for the year's tax, not to rebalance) excuse their securities from contributions first.
     """
     plan = _Plan(scenario, result, tolerance_dollars, allow_gain_round_trips)
     checks = (check_status,) if result.status == "infeasible" else CHECKS

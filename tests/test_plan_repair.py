@@ -3,6 +3,7 @@ period starts with. The household is scenarios/james-multi-account.yaml; the ver
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,14 @@ from rebal_opt.models.loading import load_scenario
 from rebal_opt.models.result import LotSale, SolverInfo, Trade
 from rebal_opt.models.scenario import Scenario
 from rebal_opt.solver.data import build_data
-from rebal_opt.solver.plan import HOLDING_SLIP, HOLDING_SLIP_DOLLARS, _within_holdings, build_result, trade_cost
+from rebal_opt.solver.plan import (
+    HOLDING_SLIP,
+    HOLDING_SLIP_DOLLARS,
+    _within_holdings,
+    build_result,
+    keep_realized_gain_cap,
+    trade_cost,
+)
 from rebal_opt.solver.verify import verify
 
 JAMES = Path(__file__).parent.parent / "scenarios" / "james-multi-account.yaml"
@@ -111,3 +119,57 @@ def test_a_half_cent_cost_rounds_the_same_for_numpy_and_python_floats(james: Sce
     assert trade_cost(s, 3946.0) == trade_cost(s, np.float64(3946.0)) == 29.87
     bought = _within_holdings(s, [_sell(s, "james-rollover-ira", "VTI", np.float64(260 + 1e-6))])[0]
     assert type(bought.shares) is float and type(bought.cost) is float
+
+
+HARNESS = Path(__file__).parent / "data" / "harness"
+
+
+def _lot_line(s: Scenario, account: str, lot_id: str, shares: float) -> LotSale:
+    lot = next(lot for lot in s.account(account).lots if lot.id == lot_id)
+    price = s.securities[lot.security].price
+    basis = shares * lot.basis_per_share
+    return LotSale(
+        lot=lot_id,
+        shares=shares,
+        cost_basis=round(basis, 2),
+        gain=round(shares * price - basis, 2),
+        term="short" if lot.acquired > dt.date(2026, 10, 13) else "long",
+        acquired=lot.acquired,
+    )
+
+
+def test_rounding_cents_over_the_realized_gain_cap_are_taken_back_by_a_loss_line() -> None:
+    """Seed 2818 #3384: each line's gain rounded to the cent took a plan held to the cap exactly (unrounded
+    1,000.000008) to 1,000.01. The loss line already sold grows; the gain sale, whose account sits on its
+    cash floor, is left as it is."""
+    s = load_scenario(HARNESS / "max-realized-gain-a-cent-over.yaml")
+    gain = [_lot_line(s, "brokerage-2", "brokerage-2:1", 0.0001), _lot_line(s, "brokerage-2", "L1", 10.870443)]
+    loss = [_lot_line(s, "brokerage", "E2", 7.848786)]
+    trades = [
+        _sell(s, "brokerage-2", "VOO", 10.870543, gain),
+        _sell(s, "brokerage", "VOO", 7.848786, loss),
+    ]
+    assert s.rules.max_realized_gain == 1000.0
+    assert sum(x.gain for t in trades for x in t.lots or []) == pytest.approx(1000.01)
+    kept = keep_realized_gain_cap(s, trades)
+    assert sum(x.gain for t in kept for x in t.lots or []) <= 1000.0
+    assert kept[0] == trades[0]
+    assert kept[1].shares > trades[1].shares
+    assert kept[1].amount == round(kept[1].shares * kept[1].price, 2)
+    (line,) = kept[1].lots or []
+    assert line.shares == kept[1].shares
+
+
+def test_a_cent_sale_does_not_excuse_idle_cash_where_its_class_has_room() -> None:
+    """A $0.01 sale of ACME (founder stock, room below its band) beside the VNQ sale the IRA needs, with
+    $125,600 left idle: the verifier counts ACME as a purchase the plan could still make (it could sell that
+    much less), and the engine's plan buys ACME up to the tracking-error budget instead."""
+    from rebal_opt.solver.engine import solve
+
+    s = load_scenario(HARNESS / "contributions-first-cent-sale-exempts-a-security.yaml")
+    cent_sale = [_sell(s, "ira", "VNQ", 62.463826), _sell(s, "ira", "ACME", 0.0002)]
+    assert "contributions_first" in _problems(s, cent_sale)
+    result = solve(s, 30.0)
+    assert verify(s, result).ok
+    acme = [t for t in result.trades if t.security == "ACME"]
+    assert [t.action for t in acme] == ["buy"] and acme[0].amount > 20_000
