@@ -18,7 +18,7 @@ from rebal_opt.models.scenario import CASH_CLASS
 from .data import SCALE, RebalanceData
 from .model import RebalanceModel
 from .plan import MIN_AMOUNT
-from .wash import wash_windows
+from .wash import recent_loss_sales
 
 CENT = 0.01 / SCALE
 PHANTOM_TRADE = CENT
@@ -601,18 +601,21 @@ class CashSpent:
                 )
                 if blocking is not None:
                     model.constraints.append(cp.sum(blocking) >= 1)
+                # What lifts every class row of the slot: the account not stuck, the slot closed by a full trade
+                # count, a year-end sale of it, a loss sold in its wash group.
+                slot_lifted = d.total_start * (1 - stuck)
+                if open_slot is not None:
+                    slot_lifted = slot_lifted + d.total_start * open_slot[b]
+                if b in sells_too:
+                    slot_lifted = slot_lifted + d.total_start * model.sell_trade[sells_too[b]]
+                group = d.scenario.wash_group(d.buy_slots[b].security)
+                if group in washed:
+                    slot_lifted = slot_lifted + d.total_start * washed[group]
                 for k, c in enumerate(classes):
                     room = d.high[c] * total - values[c]
-                    lifted = d.total_start * (1 - stuck)
-                    if open_slot is not None:
-                        lifted = lifted + d.total_start * open_slot[b]
+                    lifted = slot_lifted
                     if blocking is not None:
                         lifted = lifted + d.total_start * (1 - blocking[k])
-                    if b in sells_too:
-                        lifted = lifted + d.total_start * model.sell_trade[sells_too[b]]
-                    group = d.scenario.wash_group(d.buy_slots[b].security)
-                    if group in washed:
-                        lifted = lifted + d.total_start * washed[group]
                     model.constraints.append(room <= exposure[c] * grain + lifted)
             least = min(grains) + rules.costs.commission / SCALE
             model.constraints.append(cash_after[i] <= floor[i] + least + most * (1 - used) + most * stuck)
@@ -624,13 +627,10 @@ def _loss_sold_in_group(model: RebalanceModel) -> dict[str, cp.Expression | floa
     (the constant 1), or a binary that may be 1 only when the plan sells at least a cent of loss in it."""
     d = model.data
     s = d.scenario
-    rules = s.rules.model_copy(update={"wash_sales": "avoid"})  # the recent loss sales, whatever the rule
-    recent = wash_windows(s.model_copy(update={"rules": rules})).buy_blocks
-    out: dict[str, cp.Expression | float] = dict.fromkeys(recent, 1.0)
+    out: dict[str, cp.Expression | float] = dict.fromkeys(recent_loss_sales(s), 1.0)
     losses: dict[str, list[int]] = {}
-    for j, u in enumerate(d.units):
-        if u.taxable and d.unit_gain_ratio[j] < 0 and d.unit_value[j] > 0:
-            losses.setdefault(s.wash_group(u.security), []).append(j)
+    for j in np.flatnonzero(d.harvestable):
+        losses.setdefault(s.wash_group(d.units[j].security), []).append(int(j))
     for group, members in losses.items():
         if group in out:
             continue

@@ -518,7 +518,8 @@ def _soft_bands(
             if scenario.rules.max_tracking_error is not None:
                 found = _as_far_as_the_budget_allows(run, spending)
                 if found is not None:
-                    notes += [SPENDING_MOVES_THE_BAND] if costs else []
+                    if costs:
+                        notes.append(SPENDING_MOVES_THE_BAND)
                     notes.append(AS_FAR_AS_THE_BUDGET_ALLOWS)
                     return found
             notes.append(

@@ -245,7 +245,7 @@ def _within_holdings(start: Scenario, trades: list[Trade]) -> list[Trade]:
                     line = _line_of(line, lot, lot.shares, t.price)
                 lines.append(line)
             total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
-            out.append(t if total == t.shares else _priced(t, total, start).model_copy(update={"lots": lines}))
+            out.append(t if total == t.shares else _with_lines(t, lines, start))
         else:
             have = held.get((t.account, t.security), 0.0)
             out.append(_priced(t, have, start) if slipped(t.shares, have, t.price) else t)
@@ -281,18 +281,16 @@ def keep_realized_gain_cap(scenario: Scenario, trades: list[Trade]) -> list[Trad
         if lot is None or shares < 0 or shares > lot.shares + 1e-9:
             return None
         lines[k] = _line_of(lines[k], lot, min(shares, lot.shares), trade.price)
-        lines = [x for x in lines if x.shares > 0]
-        total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
-        if 0 < total * trade.price < max(rules.min_trade, MIN_AMOUNT):
-            return None
-        return _priced(trade, total, scenario).model_copy(update={"lots": lines})
+        resized = _with_lines(trade, [x for x in lines if x.shares > 0], scenario)
+        too_small = 0 < resized.shares * trade.price < max(rules.min_trade, MIN_AMOUNT)
+        return None if too_small else resized
 
     for _ in range(8):  # each pass takes back one line's worth; a few cents need one or two
         over = sum(line.gain for t in out for line in (t.lots or [])) - cap
         if over <= 1e-9:
             break
         _, cash = state_after(scenario, out)
-        options: list[tuple[int, float, int, int]] = []  # (preference, -|gain per share|, trade, line)
+        options: list[tuple[int, float, int, int, float]] = []  # (preference, -|gain per share|, trade, line, cut)
         for i, t in enumerate(out):
             for k, line in enumerate(t.lots or []):
                 lot = lots.get((t.account, line.lot))
@@ -301,12 +299,11 @@ def keep_realized_gain_cap(scenario: Scenario, trades: list[Trade]) -> list[Trad
                 per_share = t.price - lot.basis_per_share
                 cut = max(step, float(np.ceil((over + 0.005) / abs(per_share) / step)) * step) if per_share else 0.0
                 if per_share < 0 and line.shares + cut <= lot.shares + 1e-9:
-                    options.append((0, per_share, i, k))
+                    options.append((0, per_share, i, k, -cut))
                 elif per_share > 0 and cash[t.account] - cut * t.price - 0.02 >= floors[t.account]:
-                    options.append((1, -per_share, i, k))
-        for _, per_share, i, k in sorted(options):
-            cut = max(step, float(np.ceil((over + 0.005) / abs(per_share) / step)) * step)
-            trade = resized(i, k, -cut if per_share < 0 else cut)
+                    options.append((1, -per_share, i, k, cut))
+        for _, _, i, k, cut in sorted(options):
+            trade = resized(i, k, cut)
             if trade is not None:
                 out[i] = trade
                 break
@@ -338,6 +335,13 @@ def _priced(trade: Trade, shares: float, scenario: Scenario) -> Trade:
     shares = float(shares)
     amount = round(shares * trade.price, 2)
     return trade.model_copy(update={"shares": shares, "amount": amount, "cost": trade_cost(scenario, amount)})
+
+
+def _with_lines(trade: Trade, lines: list[LotSale], scenario: Scenario) -> Trade:
+    """The sale with its lot lines replaced: its shares their sum, its amount and cost recomputed."""
+    return _priced(trade, round(sum(x.shares for x in lines), SHARE_DECIMALS), scenario).model_copy(
+        update={"lots": lines}
+    )
 
 
 def keep_cash_floors(
@@ -425,8 +429,7 @@ def _grow_a_sale(scenario: Scenario, trades: list[Trade], account_id: str, defic
                 grown = lot.shares
             lines = list(trade.lots)
             lines[k] = _line_of(line, lot, grown, trade.price)
-            total = round(sum(x.shares for x in lines), SHARE_DECIMALS)
-            trades[i] = _priced(trade, total, scenario).model_copy(update={"lots": lines})
+            trades[i] = _with_lines(trade, lines, scenario)
             return
 
 

@@ -126,6 +126,18 @@ def wash_windows(scenario: Scenario) -> WashWindows:
     sale_blocks = {
         group: SaleBlock(group, _until(max(p.date for p in items)), tuple(items)) for group, items in purchases.items()
     }
+    buy_blocks = {
+        group: BuyBlock(group, _until(max(s.date for s in items)), tuple(items))
+        for group, items in recent_loss_sales(scenario).items()
+    }
+    return WashWindows(sale_blocks, buy_blocks)
+
+
+def recent_loss_sales(scenario: Scenario) -> dict[str, list[LossSale]]:
+    """Sales at a loss in a taxable account in the 30 days up to as_of, per wash group, whatever
+    rules.wash_sales says (a purchase in the group would wash them; contributions first reads them too)."""
+    as_of = scenario.as_of
+    start = as_of - dt.timedelta(days=WINDOW_DAYS)
     sales: dict[str, list[LossSale]] = defaultdict(list)
     tax_advantaged = {a.id for a in scenario.accounts if a.tax_advantaged}
     for trade in scenario.recent_trades:
@@ -133,7 +145,4 @@ def wash_windows(scenario: Scenario) -> WashWindows:
         loss = trade.action == "sell" and trade.realized_gain is not None and trade.realized_gain < 0
         if loss and trade.account not in tax_advantaged and start <= trade.date <= as_of:
             sales[scenario.wash_group(trade.security)].append(LossSale(trade.date, trade.account, trade.security))
-    buy_blocks = {
-        group: BuyBlock(group, _until(max(s.date for s in items)), tuple(items)) for group, items in sales.items()
-    }
-    return WashWindows(sale_blocks, buy_blocks)
+    return dict(sales)
