@@ -8,6 +8,7 @@ do_not_buy, menus, untradable accounts, wash-blocked loss lots) are applied when
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cvxpy as cp
 import numpy as np
@@ -349,6 +350,7 @@ class WashSalePerspective:
     """
 
     name: str = "wash sales (perspective)"
+    band_floor: ClassVar[bool] = True  # the band's floor split by side too (with hard bands); a switch for tests
 
     def add(self, model: RebalanceModel) -> None:
         d = model.data
@@ -416,6 +418,19 @@ class WashSalePerspective:
             side[3] >= -y1,
             leaves >= side[2] + side[3] - shrink * (d.total_after_flows - model.total_after()),
         ]
+        if self.band_floor and not model.options.soft_bands:
+            # The band's floor, disaggregated the same way: with β = 0 the class buys nothing, so what it
+            # sells (its loss lots and s_G⁰) must leave it above low·W. As a row valid for both sides —
+            # s_L + s_G⁰ ≤ (1 − β)·V⁰_c − low·W + β·low·W_ref (β = 1: s_L = s_G⁰ = 0 ≤ low·(W_ref − W)) — the
+            # relaxation can no longer harvest a fraction of a loss that the band forbids selling at all
+            # (with bands of 0.2% at 250 securities, half the relaxation's gap was such harvests).
+            low = d.low[classes]
+            model.constraints.append(
+                sold_loss + side[0]
+                <= cp.multiply(d.class_value_start[classes], 1 - beta)
+                - low * model.total_after()
+                + cp.multiply(low * d.total_after_flows, beta)
+            )
 
     @staticmethod
     def _eligible(model: RebalanceModel) -> list[tuple[str, int]]:

@@ -14,6 +14,7 @@ follows is still the bound), so a Clarabel failure or time-out only means no see
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -25,15 +26,23 @@ SEED_TIME_SHARE = 0.2
 """Most of the time left that the conic solve may take."""
 
 
-def seed_extended_cones(lp: highspy.HighsLp, binaries: np.ndarray, lazy: LazyRows, deadline: float | None) -> float:
-    """Solve `lp` with integrality dropped and its extended cones exact; add each cone's tangents at that
-    point to `lazy`'s pool. Returns the seconds spent (0 when the problem has no extended cone)."""
+def seed_extended_cones(
+    lp: highspy.HighsLp,
+    binaries: np.ndarray,
+    lazy: LazyRows,
+    deadline: float | None,
+    point: np.ndarray | None = None,
+) -> float:
+    """Solve `lp` with integrality dropped and its extended cones exact (or take that solution, `point`, when
+    the caller has it); add each cone's tangents at that point to `lazy`'s pool. Returns the seconds spent
+    (0 when the problem has no extended cone)."""
     cones = [c for c in lazy.cones if isinstance(c, ExtendedRows)]
     if not cones:
         return 0.0
     start = time.perf_counter()
-    limit = None if deadline is None else SEED_TIME_SHARE * max(0.0, deadline - start)
-    point = conic_relaxation(lp, binaries, cones, limit)
+    if point is None:
+        limit = None if deadline is None else SEED_TIME_SHARE * max(0.0, deadline - start)
+        point = conic_relaxation(lp, binaries, cones, limit)
     if point is not None:
         blocks = [cone.seed(point) for cone in cones]
         blocks = [b for b in blocks if b is not None]
@@ -45,47 +54,133 @@ def seed_extended_cones(lp: highspy.HighsLp, binaries: np.ndarray, lazy: LazyRow
 def conic_relaxation(
     lp: highspy.HighsLp, binaries: np.ndarray, cones: list[ExtendedRows], time_limit: float | None
 ) -> np.ndarray | None:
-    """The optimal point of `lp` (binaries in [0, 1]) with ||leaves|| ≤ root for each cone, or None.
+    """The optimal point of `lp` (binaries in [0, 1]) with ||leaves|| ≤ root for each cone, or None."""
+    form = ConicForm(lp, cones)
+    lower, upper = form.col_lower.copy(), form.col_upper.copy()
+    lower[binaries] = np.maximum(lower[binaries], 0.0)
+    upper[binaries] = np.minimum(upper[binaries], 1.0)
+    node = form.solve(lower, upper, time_limit)
+    return node.point if node.status == "solved" else None
 
-    Clarabel's form: A x + s = b, s in a product of cones; rows L ≤ a·x ≤ U become a zero cone where L = U
-    and nonnegative slacks U − a·x, a·x − L otherwise; finite column bounds the same way.
+
+BOUND_SLACK = 1e-7
+"""Relative (and k$ absolute) slack taken off Clarabel's dual objective before it is used as a bound: its
+duality gap and dual residuals are within 1e-8 (relative) at status Solved."""
+
+ALMOST_SOLVED_SLACK = 1e-4
+"""The same at status AlmostSolved (Clarabel's reduced tolerances)."""
+
+
+@dataclass(frozen=True)
+class ConicNode:
+    """One conic solve: status solved | infeasible | unknown; bound (a lower bound on the objective, with the
+    offset), value (the point's objective, with the offset) and point, when solved."""
+
+    status: str
+    bound: float = -np.inf
+    value: float = np.inf
+    point: np.ndarray | None = None
+
+
+class ConicForm:
+    """`lp` with its extended cones exact, for Clarabel: A x + s = b, s in a product of cones.
+
+    Rows L ≤ a·x ≤ U become a zero cone where L = U and nonnegative slacks U − a·x, a·x − L otherwise;
+    finite column bounds the same way. Each solve takes its own column bounds (a branch-and-bound node only
+    moves those): columns they fix are substituted out, with the rows and bound rows they empty, so a
+    node deep in the tree is a smaller problem, and a fixed binary is not a pair of opposite inequalities
+    with no interior between them (on small models Clarabel then stopped short of Solved).
     """
-    import clarabel
 
-    n = int(lp.num_col_)
-    matrix = sp.csc_matrix(
-        (np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_), np.asarray(lp.a_matrix_.start_)),
-        shape=(int(lp.num_row_), n),
-    ).tocsr()
-    lower, upper = np.asarray(lp.row_lower_, dtype=float), np.asarray(lp.row_upper_, dtype=float)
-    col_lower, col_upper = np.asarray(lp.col_lower_, dtype=float), np.asarray(lp.col_upper_, dtype=float)
-    col_lower, col_upper = col_lower.copy(), col_upper.copy()
-    col_lower[binaries] = np.maximum(col_lower[binaries], 0.0)
-    col_upper[binaries] = np.minimum(col_upper[binaries], 1.0)
-    inf = highspy.kHighsInf
-    equal = np.flatnonzero(lower == upper)
-    below = np.flatnonzero((upper < inf) & (lower != upper))
-    above = np.flatnonzero((lower > -inf) & (lower != upper))
-    identity = sp.identity(n, format="csr")
-    col_below = np.flatnonzero(col_upper < inf)
-    col_above = np.flatnonzero(col_lower > -inf)
-    blocks = [matrix[equal], matrix[below], -matrix[above], identity[col_below], -identity[col_above]]
-    rhs = [upper[equal], upper[below], -lower[above], col_upper[col_below], -col_lower[col_above]]
-    inequalities = len(below) + len(above) + len(col_below) + len(col_above)
-    kinds = [clarabel.ZeroConeT(len(equal)), clarabel.NonnegativeConeT(inequalities)]
-    for cone in cones:
-        columns = np.concatenate([[cone.values[-1]], cone.values[: cone.size]])
-        blocks.append(-identity[columns])
-        rhs.append(np.zeros(len(columns)))
-        kinds.append(clarabel.SecondOrderConeT(len(columns)))
-    a = sp.vstack(blocks).tocsc()
-    b = np.concatenate(rhs)
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    if time_limit is not None:
-        settings.time_limit = max(0.05, time_limit)
-    solver = clarabel.DefaultSolver(sp.csc_matrix((n, n)), np.asarray(lp.col_cost_, dtype=float), a, b, kinds, settings)
-    solution = solver.solve()
-    if str(solution.status) not in ("Solved", "AlmostSolved"):
-        return None
-    return np.asarray(solution.x, dtype=float)
+    def __init__(self, lp: highspy.HighsLp, cones: list[ExtendedRows]) -> None:
+        n = int(lp.num_col_)
+        self.n = n
+        self.offset = float(lp.offset_)
+        self.cost = np.asarray(lp.col_cost_, dtype=float)
+        matrix = sp.csc_matrix(
+            (np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_), np.asarray(lp.a_matrix_.start_)),
+            shape=(int(lp.num_row_), n),
+        )
+        lower, upper = np.asarray(lp.row_lower_, dtype=float), np.asarray(lp.row_upper_, dtype=float)
+        self.col_lower = np.asarray(lp.col_lower_, dtype=float).copy()
+        self.col_upper = np.asarray(lp.col_upper_, dtype=float).copy()
+        inf = highspy.kHighsInf
+        rows = matrix.tocsr()
+        equal = np.flatnonzero(lower == upper)
+        below = np.flatnonzero((upper < inf) & (lower != upper))
+        above = np.flatnonzero((lower > -inf) & (lower != upper))
+        self.equalities = len(equal)
+        self.stacked = sp.vstack([rows[equal], rows[below], -rows[above]]).tocsc()
+        self.stacked_rhs = np.concatenate([upper[equal], upper[below], -lower[above]])
+        self.cone_columns = [np.concatenate([[cone.values[-1]], cone.values[: cone.size]]) for cone in cones]
+        self.rows = matrix  # the model's own rows, by column (for rounding checks)
+        self.row_lower, self.row_upper = lower, upper
+
+    def solve(self, lower: np.ndarray, upper: np.ndarray, time_limit: float | None = None) -> ConicNode:
+        """The relaxation with these column bounds."""
+        import clarabel
+
+        inf = highspy.kHighsInf
+        fixed = (upper - lower <= 0.0) & np.isfinite(lower)
+        free = np.flatnonzero(~fixed)
+        value_of = np.where(fixed, lower, 0.0)
+        rhs = self.stacked_rhs - self.stacked @ value_of
+        a = self.stacked[:, free].tocsr()
+        used = np.diff(a.indptr) > 0
+        # Rows every column of which is fixed: a plain check, not a row.
+        slack = 1e-9 * (1.0 + np.abs(self.stacked_rhs))
+        is_equal = np.arange(len(rhs)) < self.equalities
+        broken = ~used & np.where(is_equal, np.abs(rhs) > slack, rhs < -slack)
+        if broken.any():
+            return ConicNode("infeasible")
+        keep_equal = np.flatnonzero(used[: self.equalities])
+        keep_inequal = self.equalities + np.flatnonzero(used[self.equalities :])
+        position = np.full(self.n, -1)
+        position[free] = np.arange(len(free))
+        identity = sp.identity(len(free), format="csr")
+        col_upper, col_lower = upper[free], lower[free]
+        below = np.flatnonzero(col_upper < inf)
+        above = np.flatnonzero(col_lower > -inf)
+        blocks = [a[keep_equal], a[keep_inequal], identity[below], -identity[above]]
+        parts = [rhs[keep_equal], rhs[keep_inequal], col_upper[below], -col_lower[above]]
+        kinds = [
+            clarabel.ZeroConeT(len(keep_equal)),
+            clarabel.NonnegativeConeT(len(keep_inequal) + len(below) + len(above)),
+        ]
+        for columns in self.cone_columns:
+            # s = x over the cone's columns: −I on the free ones, and a fixed one's value in b.
+            rows_of_free = np.flatnonzero(position[columns] >= 0)
+            block = sp.csr_matrix(
+                (-np.ones(len(rows_of_free)), (rows_of_free, position[columns[rows_of_free]])),
+                shape=(len(columns), len(free)),
+            )
+            blocks.append(block)
+            parts.append(np.where(position[columns] >= 0, 0.0, value_of[columns]))
+            kinds.append(clarabel.SecondOrderConeT(len(columns)))
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        if time_limit is not None:
+            settings.time_limit = max(0.05, time_limit)
+        constant = self.offset + float(self.cost[fixed] @ lower[fixed])
+        solver = clarabel.DefaultSolver(
+            sp.csc_matrix((len(free), len(free))),
+            self.cost[free],
+            sp.vstack(blocks).tocsc(),
+            np.concatenate(parts),
+            kinds,
+            settings,
+        )
+        solution = solver.solve()
+        status = str(solution.status)
+        if status == "PrimalInfeasible":
+            return ConicNode("infeasible")
+        if status not in ("Solved", "AlmostSolved"):
+            return ConicNode("unknown")
+        point = value_of.copy()
+        point[free] = np.asarray(solution.x, dtype=float)
+        value = float(solution.obj_val) + constant
+        # AlmostSolved: within Clarabel's reduced tolerances (gap 5e-5, residuals 1e-4, relative), so its
+        # bound gives up that much more.
+        slack = BOUND_SLACK if status == "Solved" else ALMOST_SOLVED_SLACK
+        bound = min(value, float(solution.obj_val_dual) + constant) - slack * (1.0 + abs(value))
+        return ConicNode("solved", bound, value, point)

@@ -26,9 +26,9 @@ import highspy
 import numpy as np
 from cvxpy.reductions.solvers.conic_solvers.conic_solver import dims_to_solver_dict
 
-from . import progress
-from .cone import MAX_REFINEMENT_ROUNDS, LazyRows, SecondOrderCone
-from .conic import seed_extended_cones
+from . import conic_search, progress
+from .cone import MAX_REFINEMENT_ROUNDS, ExtendedRows, LazyRows, SecondOrderCone
+from .conic import ConicForm, seed_extended_cones
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
 from .warmstart import Start, relaxation_start
 
@@ -352,15 +352,28 @@ def solve_compiled(
     """
     options = highs_options(mip_gap, abs_gap)
     common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
-    if not os.environ.get("REBAL_OPT_NO_SEED"):
+    start = Start("none")
+    conic = Start("none")
+    if compiled.is_mip and warm_start and conic_search.applies(compiled.lazy, compiled.integers, compiled.binaries):
+        conic, root = _conic_search(compiled, mip_gap, abs_gap, deadline, prior, exclusive, switches)
+        if progress.watching():
+            progress.figures(f"conic search ({conic.runs} solves)", conic.objective, conic.bound)
+        if conic.status == "found" and (_proven(compiled, conic, mip_gap, abs_gap) or _past(deadline)):
+            return _start_outcome(compiled, conic, conic.seconds, mip_gap, "", common, abs_gap)
+        if root is not None:
+            seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline, root)
+    elif not os.environ.get("REBAL_OPT_NO_SEED"):
         seeded = seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline)
         if seeded and progress.watching():
             progress.figures(f"conic seed {seeded:.2f} s", None, None)
-    start = Start("none")
-    if compiled.is_mip and warm_start:
+    if conic.status == "found":
+        start = conic  # not proven in the search's share of the time: HiGHS goes on from its plan and bound
+    elif compiled.is_mip and warm_start:
         start = relaxation_start(
             compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy, exclusive
         )
+        if conic.bound is not None and start.bound is not None:
+            start = replace(start, bound=max(start.bound, conic.bound), seconds=start.seconds + conic.seconds)
         start = _with_prior(compiled, start, prior)
         if progress.watching():
             progress.figures("relaxation start", start.objective, start.bound)
@@ -410,6 +423,30 @@ def solve_compiled(
         return _start_outcome(compiled, start, seconds, mip_gap, message, common, abs_gap)
     message = "no plan found within the time limit" if status in _LIMITS else f"HiGHS status {status.name}"
     return SolveOutcome("failed", 0.0, seconds, None, None, message, **common)
+
+
+def _conic_search(
+    compiled: CompiledProblem,
+    mip_gap: float,
+    abs_gap: float,
+    deadline: float | None,
+    prior: np.ndarray | None,
+    exclusive: np.ndarray | None,
+    switches: np.ndarray | None,
+) -> tuple[Start, np.ndarray | None]:
+    """solver/conic_search.py on the compiled problem: its result, and the root relaxation's point."""
+    cones = [c for c in compiled.lazy.cones if isinstance(c, ExtendedRows)]
+    form = ConicForm(compiled.lp, cones)
+    search = conic_search.ConicSearch(
+        form, compiled.lazy, compiled.binaries, exclusive, switches, mip_gap, abs_gap, deadline, compiled.lp
+    )
+    if prior is not None:
+        search.offer(prior)
+    return search.run(), search.root
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() >= deadline
 
 
 def _milp(

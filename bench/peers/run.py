@@ -104,6 +104,7 @@ def ensure_peer_env() -> None:
 
 
 REBAL_OPT_PYTHON = sys.executable  # --rebal-opt-python: another checkout's environment
+GAPS: list[str] = []  # --mip-gap / --abs-gap, passed to every rebal-opt solve (in process and CLI)
 
 
 def rebal_opt_command() -> list[str]:
@@ -127,6 +128,8 @@ def worker(tool: str, target: Path, out: Path, timeout: float, time_limit: float
     cmd = [python, str(HERE / "workers.py"), tool, str(target), "--out", str(out)]
     if time_limit is not None:
         cmd += ["--time-limit", str(time_limit)]
+    if tool == "rebal-opt":
+        cmd += GAPS
     out.unlink(missing_ok=True)
     timed = run_timed(cmd, out.with_suffix(".stdout"), out.with_suffix(".stderr"), timeout)
     record = _read_json(out) if not timed.timed_out else None
@@ -151,7 +154,7 @@ def peer_cli(directory: Path, out: Path, timeout: float) -> dict[str, Any]:
 
 
 def rebal_opt_cli(scenario: Path, out: Path, timeout: float, time_limit: float | None) -> dict[str, Any]:
-    cmd = [*rebal_opt_command(), "solve", str(scenario), "--json"]
+    cmd = [*rebal_opt_command(), "solve", str(scenario), "--json", *GAPS]
     if time_limit is not None:
         cmd += ["--time-limit", str(time_limit)]
     timed = run_timed(cmd, out, out.with_suffix(".stderr"), timeout)
@@ -436,6 +439,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--time-limit", type=float, default=60.0, help="rebal-opt's time limit per solve (seconds)")
+    parser.add_argument(
+        "--mip-gap", type=float, default=1e-3, help="rebal-opt's relative gap (default 0.1%%: the issue's target)"
+    )
+    parser.add_argument(
+        "--abs-gap", type=float, default=100.0, help="rebal-opt's absolute gap in dollars (default $100: the issue's)"
+    )
     parser.add_argument("--peer-timeout", type=float, default=1800.0, help="kill a peer run after this many seconds")
     parser.add_argument(
         "--peer-max-lots", type=int, default=3000, help="skip the peer above this many lots (default 3000)"
@@ -474,6 +483,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.rebal_opt_python:
         global REBAL_OPT_PYTHON
         REBAL_OPT_PYTHON = args.rebal_opt_python
+    GAPS[:] = ["--mip-gap", str(args.mip_gap), "--abs-gap", str(args.abs_gap)]
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     if any(m <= args.peer_max_lots for _, m in sizes):
         ensure_peer_env()

@@ -1,6 +1,6 @@
 """One timed solve in its own process, for `run.py`: the solve call alone, data loaded and imports done.
 
-    python bench/peers/workers.py rebal-opt SCENARIO.yaml --out OUT.json [--time-limit S]
+    python bench/peers/workers.py rebal-opt SCENARIO.yaml --out OUT.json [--time-limit S] [--mip-gap G] [--abs-gap D]
     .venv/bin/python bench/peers/workers.py peer INSTANCE_DIR --out OUT.json
 
 `rebal-opt` runs in the project's Python: `load_scenario` first, then `solve(scenario, time_limit)` under
@@ -37,14 +37,21 @@ class _Clock:
         return {"seconds": time.perf_counter() - self.wall, "cpu_seconds": time.process_time() - self.cpu}
 
 
-def run_rebal_opt(scenario_path: Path, time_limit: float | None) -> dict[str, Any]:
+def run_rebal_opt(
+    scenario_path: Path, time_limit: float | None, mip_gap: float | None = None, abs_gap: float | None = None
+) -> dict[str, Any]:
     from rebal_opt.models.loading import load_scenario
     from rebal_opt.solver.engine import InfeasiblePlan, SolverFailure, solve
 
     scenario = load_scenario(scenario_path)
     clock = _Clock()
     try:
-        result = solve(scenario, time_limit=time_limit)
+        gaps: dict[str, float] = {}
+        if mip_gap is not None:
+            gaps["mip_gap"] = mip_gap
+        if abs_gap is not None:
+            gaps["abs_gap_dollars"] = abs_gap
+        result = solve(scenario, time_limit=time_limit, **gaps)
     except InfeasiblePlan as error:
         return {**clock.read(), "outcome": "infeasible", "error": error.detail}
     except SolverFailure as error:
@@ -77,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("input", type=Path, help="rebal-opt: the scenario file; peer: the instance directory")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--time-limit", type=float, default=None)
+    parser.add_argument("--mip-gap", type=float, default=None, help="rebal-opt: relative gap (engine default)")
+    parser.add_argument("--abs-gap", type=float, default=None, help="rebal-opt: absolute gap, dollars (engine default)")
     args = parser.parse_args(argv)
     try:
-        record = run_rebal_opt(args.input, args.time_limit) if args.tool == "rebal-opt" else run_peer(args.input)
+        if args.tool == "rebal-opt":
+            record = run_rebal_opt(args.input, args.time_limit, args.mip_gap, args.abs_gap)
+        else:
+            record = run_peer(args.input)
     except Exception as error:  # recorded, not raised: the runner goes on with the next run
         record = {"seconds": None, "outcome": "error", "error": f"{type(error).__name__}: {error}",
                   "traceback": traceback.format_exc(limit=8)}
