@@ -26,6 +26,7 @@ from .highs import ABSOLUTE_GAP, DEFAULT_MIP_GAP, SolveOutcome, run_highs
 from .model import Block, BuildOptions, RebalanceModel
 from .plan import build_result, extract_trades
 from .verify import PlanVerificationError, verify
+from .warmstart import past_deadline
 
 VIOLATION_RELATIVE_TOLERANCE = 1e-3
 VIOLATION_ABSOLUTE_TOLERANCE = 1e-3  # k$, one dollar
@@ -195,10 +196,6 @@ def _phase_name(options: BuildOptions) -> str:
     return "plan with sales"
 
 
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() >= deadline
-
-
 def _deadline_left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.05, deadline - time.perf_counter())
 
@@ -255,7 +252,7 @@ def run_phases(
         give_up = None if left is None or not fallback else FALLBACK_TIME_SHARE * left
         built, outcome = log.run(arrays, options, left, mip_gap, abs_gap, give_up)
         if outcome.status == "failed" and not (fallback and "time limit" in outcome.message):
-            raise SolverFailure(f"HiGHS failed: {outcome.message}", time_limit=_past(deadline))
+            raise SolverFailure(f"HiGHS failed: {outcome.message}", time_limit=past_deadline(deadline))
         return built, outcome
 
     if harvest:

@@ -30,7 +30,7 @@ from . import conic_search, progress
 from .cone import MAX_REFINEMENT_ROUNDS, ExtendedRows, LazyRows, SecondOrderCone
 from .conic import ConicForm, seed_extended_cones
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
-from .warmstart import Start, relaxation_start
+from .warmstart import Start, past_deadline, relaxation_start, vertex_plan
 
 DEFAULT_MIP_GAP = 1e-4
 ABSOLUTE_GAP = 1e-3
@@ -356,9 +356,11 @@ def solve_compiled(
     conic = Start("none")
     if compiled.is_mip and warm_start and conic_search.applies(compiled.lazy, compiled.integers, compiled.binaries):
         conic, root = _conic_search(compiled, mip_gap, abs_gap, deadline, prior, exclusive, switches)
+        if conic.status == "found":
+            conic = _at_a_vertex(compiled, conic, options, deadline)
         if progress.watching():
             progress.figures(f"conic search ({conic.runs} solves)", conic.objective, conic.bound)
-        if conic.status == "found" and (_proven(compiled, conic, mip_gap, abs_gap) or _past(deadline)):
+        if conic.status == "found" and (_proven(compiled, conic, mip_gap, abs_gap) or past_deadline(deadline)):
             return _start_outcome(compiled, conic, conic.seconds, mip_gap, "", common, abs_gap)
         if root is not None:
             seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline, root)
@@ -372,8 +374,9 @@ def solve_compiled(
         start = relaxation_start(
             compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy, exclusive
         )
+        start = replace(start, seconds=start.seconds + conic.seconds)
         if conic.bound is not None and start.bound is not None:
-            start = replace(start, bound=max(start.bound, conic.bound), seconds=start.seconds + conic.seconds)
+            start = replace(start, bound=max(start.bound, conic.bound))
         start = _with_prior(compiled, start, prior)
         if progress.watching():
             progress.figures("relaxation start", start.objective, start.bound)
@@ -437,6 +440,8 @@ def _conic_search(
     """solver/conic_search.py on the compiled problem: its result, and the root relaxation's point."""
     cones = [c for c in compiled.lazy.cones if isinstance(c, ExtendedRows)]
     form = ConicForm(compiled.lp, cones)
+    if deadline is not None:  # the rest is for moving the plan to a vertex
+        deadline -= POLISH_SHARE * max(0.0, deadline - time.perf_counter())
     search = conic_search.ConicSearch(
         form, compiled.lazy, compiled.binaries, exclusive, switches, mip_gap, abs_gap, deadline, compiled.lp
     )
@@ -445,8 +450,24 @@ def _conic_search(
     return search.run(), search.root
 
 
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.perf_counter() >= deadline
+POLISH_SHARE = 0.1
+"""Share of the time limit the conic search leaves for moving its plan to a vertex (`_at_a_vertex`)."""
+
+
+def _at_a_vertex(compiled: CompiledProblem, plan: Start, options: dict[str, object], deadline: float | None) -> Start:
+    """The conic search's plan moved to a vertex of its fixed-binary LP (warmstart.vertex_plan), kept when
+    its exact objective is no worse than the cones' tolerance allows; else the plan as it was."""
+    assert plan.solution is not None and plan.objective is not None
+    before = time.perf_counter()
+    seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline, plan.solution)
+    moved = vertex_plan(compiled.lp, compiled.binaries, plan.solution, options, deadline, compiled.lazy)
+    seconds = plan.seconds + time.perf_counter() - before
+    if moved is None or moved.solution is None or moved.objective is None:
+        return replace(plan, seconds=seconds)
+    allowance = compiled.lazy.allowance(moved.solution, np.asarray(compiled.lp.col_cost_))
+    if moved.objective > plan.objective + allowance + 1e-9:
+        return replace(plan, seconds=seconds)
+    return replace(plan, solution=moved.solution, objective=moved.objective, seconds=seconds)
 
 
 def _milp(

@@ -156,7 +156,7 @@ def test_stopped_with_a_plan_the_search_returns_it_with_its_gap(
 ) -> None:
     """The deadline passes as soon as the search has a plan: that plan is the answer, status time_limit."""
     monkeypatch.setattr(conic_search.ConicSearch, "_stop", lambda self: self.best is not None)
-    monkeypatch.setattr(highs, "_past", lambda deadline: True)
+    monkeypatch.setattr(highs, "past_deadline", lambda deadline: True)
     scenario = load_scenario(HOUSEHOLD)
     seen = _outcomes(monkeypatch)
     result = solve(scenario, time_limit=60, mip_gap=1e-6, abs_gap_dollars=0.01)
