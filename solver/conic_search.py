@@ -244,8 +244,8 @@ class ConicSearch:
     def _branching(self, values: np.ndarray) -> int:
         """The most fractional switch (which tax regime applies: where the relaxation is weakest, as
         solver/warmstart.py's SwitchTree found), else the most fractional binary. Pseudocost branching (the
-        mean bound rise per unit move, learnt from the children) was measured against it on the peer
-        instances: fewer nodes on one of five, 1.5–3× more on three (bench/README.md)."""
+        mean bound rise per unit move, learnt from the children) was measured against it on nine peer
+        instances: fewer nodes on one, 1.5–3.5× more on four, the same on three (bench/README.md)."""
         fraction = np.minimum(values, 1.0 - values)
         switches = np.where(self.switch, fraction, 0.0)
         if switches.max() > INTEGRAL:

@@ -11,6 +11,7 @@ stdout clean.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import sys
@@ -31,6 +32,8 @@ from .cone import MAX_REFINEMENT_ROUNDS, ExtendedRows, LazyRows, SecondOrderCone
 from .conic import ConicForm, seed_extended_cones
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
 from .warmstart import Start, past_deadline, relaxation_start, vertex_plan
+
+log = logging.getLogger("rebal_opt.solver")
 
 DEFAULT_MIP_GAP = 1e-4
 ABSOLUTE_GAP = 1e-3
@@ -462,6 +465,7 @@ def _at_a_vertex(compiled: CompiledProblem, plan: Start, options: dict[str, obje
     seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline, plan.solution)
     moved = vertex_plan(compiled.lp, compiled.binaries, plan.solution, options, deadline, compiled.lazy)
     seconds = plan.seconds + time.perf_counter() - before
+    log.debug("vertex step: %.2f s, %s", time.perf_counter() - before, "moved" if moved is not None else "failed")
     if moved is None or moved.solution is None or moved.objective is None:
         return replace(plan, seconds=seconds)
     allowance = compiled.lazy.allowance(moved.solution, np.asarray(compiled.lp.col_cost_))

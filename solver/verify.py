@@ -1226,13 +1226,7 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
             lumpy = max(p.price(t) for t in menu) if rules.whole_shares else 0.0
             slack += max(rules.min_trade, lumpy) + rules.costs.commission
     floors = sum(a.min_cash for a in p.s.accounts)
-    # An account paying out a withdrawal may keep a cent per position it holds: each sale settles to the
-    # cent, so a plan that funds a withdrawal keeps that much in hand (the solver's CashFloors).
-    slack += sum(
-        0.01 * sum(1 for (a, _), n in p.shares_before.items() if a == account.id and n > 0)
-        for account in p.s.accounts
-        if account.contribution < 0 and account.tradable
-    )
+    slack += sum(_withdrawal_cents(p, account) for account in p.s.accounts)
     limit = floors + room + slack
     # Each trade's amount and cost are settled to the cent: their rounding may leave up to a cent a trade.
     rounding = 0.01 * len(p.r.trades)
@@ -1247,6 +1241,14 @@ def check_contributions_first(p: _Plan) -> Iterator[Violation]:
             f"{_money(limit)} may stay (min_cash {_money(floors)} + cash target room {_money(room)}"
             f" + slack {_money(slack)}), and {fits}",
         )
+
+
+def _withdrawal_cents(p: _Plan, account: Account) -> float:
+    """An account paying out a withdrawal may keep a cent per position it holds: each sale settles to the
+    cent, so a plan that funds a withdrawal keeps that much in hand (the solver's CashFloors)."""
+    if account.contribution >= 0 or not account.tradable:
+        return 0.0
+    return 0.01 * sum(1 for (a, _), n in p.shares_before.items() if a == account.id and n > 0)
 
 
 def _purchase_that_fits(p: _Plan, total: float) -> str | None:
@@ -1267,7 +1269,9 @@ def _purchase_that_fits(p: _Plan, total: float) -> str | None:
         if not account.tradable:
             continue
         # Cents that the settling of this account's trades left are not cash a purchase could take.
-        rounding = 0.01 * sum(1 for t in p.r.trades if t.account == account.id)
+        # Nor are the cents it keeps in hand for a withdrawal (harness seed 3323 #241: trust-2 kept 4 cents
+        # for its $48,415 withdrawal, as CashFloors has it, and that was called a purchase it could make).
+        rounding = 0.01 * sum(1 for t in p.r.trades if t.account == account.id) + _withdrawal_cents(p, account)
         free = p.ending_cash[account.id] - account.min_cash - rounding
         for ticker in sorted(p.buyable(account)):
             group = p.group(ticker)

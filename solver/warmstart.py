@@ -406,8 +406,10 @@ def vertex_plan(
 ) -> Start | None:
     """The LP with every binary fixed at `plan`'s values, solved by HiGHS's simplex (cones refined): a
     vertex, where an interior-point plan (solver/conic_search.py) sits mid-face and spreads a sale over
-    lots of equal merit in crumbs (5–109 trade rows under $1 on the peer benchmark). None when it does
-    not solve in time. The caller seeds the cones' tangents at `plan` first, so one or two LPs suffice."""
+    lots of equal merit in crumbs (5–9 trade rows under $1 a plan on the peer benchmark). None when it does
+    not solve in time. The caller seeds the cones' tangents at `plan` first, so one or two LPs suffice
+    (at 500 securities / 1,500 lots: one LP, 0.94 s; fixing also the columns the plan has at a bound, a face
+    of the polyhedron, did not shorten it)."""
     h = _relaxation(lp, options)
     if lazy is not None:
         lazy.sync(h)
