@@ -37,7 +37,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -106,6 +106,7 @@ class ConicSearch:
         self.best: np.ndarray | None = None
         self.best_value = np.inf
         self.closed = np.inf  # the least bound of the nodes dropped so far
+        self.reserve_share = self.reserve_roots = 0.0
         self.solves = 0
         self.nodes = 0
         self.root: np.ndarray | None = None
@@ -121,6 +122,11 @@ class ConicSearch:
         if plan is not None:
             self._keep(plan)
 
+    def reserve(self, share: float, roots: float) -> None:
+        """Stop early enough to leave `share` of the time, or `roots` times the root's solve if more (at most
+        half the time), for what the caller does with the plan."""
+        self.reserve_share, self.reserve_roots = share, roots
+
     def run(self) -> Start:
         try:
             return self._search()
@@ -132,6 +138,11 @@ class ConicSearch:
         lower = np.maximum(self.form.col_lower[self.binaries], 0.0)
         upper = np.minimum(self.form.col_upper[self.binaries], 1.0)
         root = self._solve(lower, upper)
+        if self.deadline is not None:
+            left, spent = self.deadline - self.started, time.perf_counter() - self.started
+            held = min(max(self.reserve_share * left, self.reserve_roots * spent), 0.5 * left)
+            self.deadline -= held
+            log.debug("conic search: root %.2f s, %.2f s held back", spent, held)
         if root.status != "solved" or root.point is None:
             return self._start("none", -np.inf)
         self.root = root.point
@@ -162,6 +173,9 @@ class ConicSearch:
                 if child.status != "solved" or child.point is None:
                     open_bounds.append(node.bound)
                     continue
+                # A child's region is inside its parent's: its bound is at least the parent's (a solve that
+                # stopped at Clarabel's reduced tolerances can report one a little under it).
+                child = replace(child, bound=max(child.bound, node.bound))
                 values = child.point[self.binaries]
                 rounded, stuck = self._free_rounding(child.point)
                 if not stuck.any():
