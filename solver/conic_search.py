@@ -39,11 +39,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+import highspy
 import numpy as np
 
 from .cone import ExtendedRows, LazyRows
 from .conic import ConicForm, ConicNode
-from .warmstart import ROUNDING_TOLERANCE, Start, round_up
+from .warmstart import Start, leaf_roundings, past_deadline
 
 log = logging.getLogger("rebal_opt.solver")
 
@@ -89,7 +90,7 @@ class ConicSearch:
         relative_gap: float,
         absolute_gap: float,
         deadline: float | None,
-        packing_lp: object,
+        lp: highspy.HighsLp,
     ) -> None:
         self.form, self.lazy, self.binaries = form, lazy, binaries
         self.exclusive = np.zeros(len(binaries), dtype=bool)
@@ -100,7 +101,7 @@ class ConicSearch:
             self.switch = np.isin(binaries, switches)
         self.relative_gap, self.absolute_gap = relative_gap, absolute_gap
         self.deadline = deadline
-        self.packing_lp = packing_lp
+        self.lp = lp  # the compiled model (its packing rows bound the rounding up)
         self.started = time.perf_counter()
         self.give_up_at = None if deadline is None else self.started + GIVE_UP_SHARE * (deadline - self.started)
         self.best: np.ndarray | None = None
@@ -204,10 +205,7 @@ class ConicSearch:
         return self._start("found", bound)
 
     def _stop(self) -> bool:
-        now = time.perf_counter()
-        if self.deadline is not None and now >= self.deadline:
-            return True
-        return self.best is None and self.give_up_at is not None and now >= self.give_up_at
+        return past_deadline(self.deadline) or (self.best is None and past_deadline(self.give_up_at))
 
     def _push(self, queue: list[_Node], bound: float, lower: np.ndarray, upper: np.ndarray, values: np.ndarray) -> None:
         if not self._prunable(bound) and np.any(np.minimum(values, 1.0 - values) > INTEGRAL):
@@ -276,14 +274,7 @@ class ConicSearch:
     def _round(self, values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         """Rounding as solver/warmstart.py's leaves do: permissions the relaxation used, up; wash-sale
         groups also to the nearest (rounding them up forbids a harvest the relaxation half made)."""
-        up = round_up(self.packing_lp, self.binaries, values)  # type: ignore[arg-type]
-        roundings = [up]
-        fractional = self.exclusive & (values > ROUNDING_TOLERANCE) & (values < 1 - ROUNDING_TOLERANCE)
-        if fractional.any():
-            nearest = up.copy()
-            nearest[self.exclusive] = np.round(values[self.exclusive])
-            roundings.append(nearest)
-        self._fixed(roundings, lower, upper)
+        self._fixed(leaf_roundings(self.lp, self.binaries, values, self.exclusive), lower, upper)
 
     def _fixed(self, roundings: list[np.ndarray], lower: np.ndarray, upper: np.ndarray) -> None:
         """The plans with every binary at each rounding (kept within the node's bounds): a conic solve each."""

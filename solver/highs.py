@@ -31,7 +31,7 @@ from . import conic_search, progress
 from .cone import MAX_REFINEMENT_ROUNDS, ExtendedRows, LazyRows, SecondOrderCone
 from .conic import ConicForm, seed_extended_cones
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
-from .warmstart import Start, past_deadline, relaxation_start, vertex_plan
+from .warmstart import Start, fixed_relaxation, past_deadline, relaxation_start
 
 log = logging.getLogger("rebal_opt.solver")
 
@@ -462,20 +462,28 @@ root's conic solve (0.3 s) at 500 securities / 1,500 lots and 6–9× (10–13 s
 
 
 def _at_a_vertex(compiled: CompiledProblem, plan: Start, options: dict[str, object], deadline: float | None) -> Start:
-    """The conic search's plan moved to a vertex of its fixed-binary LP (warmstart.vertex_plan), kept when
-    its exact objective is no worse than the cones' tolerance allows; else the plan as it was."""
+    """The conic search's plan moved to a vertex: the LP with every binary fixed at the plan's values, solved
+    by HiGHS's simplex (cones refined, their tangents seeded at the plan, so one or two LPs suffice: one LP,
+    0.94 s, at 500 securities / 1,500 lots; fixing also the columns the plan has at a bound did not shorten
+    it). An interior-point plan sits mid-face and spreads a sale over lots of equal merit in crumbs (5–9 trade
+    rows under $1 a plan on the peer benchmark). The vertex is kept when its exact objective is no worse than
+    the cones' tolerance allows; else, or when it does not solve in time, the plan as it was."""
     assert plan.solution is not None and plan.objective is not None
     before = time.perf_counter()
     seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline, plan.solution)
-    moved = vertex_plan(compiled.lp, compiled.binaries, plan.solution, options, deadline, compiled.lazy)
+    h = fixed_relaxation(compiled.lp, options, compiled.binaries, plan.solution[compiled.binaries])
+    compiled.lazy.sync(h)
+    status, point, _ = _run_refined(h, compiled.lazy, deadline, mip=False)
+    moved = compiled.lazy.plan(point) if status == highspy.HighsModelStatus.kOptimal and point is not None else None
     seconds = plan.seconds + time.perf_counter() - before
     log.debug("vertex step: %.2f s, %s", time.perf_counter() - before, "moved" if moved is not None else "failed")
-    if moved is None or moved.solution is None or moved.objective is None:
+    if moved is None:
         return replace(plan, seconds=seconds)
-    allowance = compiled.lazy.allowance(moved.solution, np.asarray(compiled.lp.col_cost_))
-    if moved.objective > plan.objective + allowance + 1e-9:
+    value = float(np.asarray(compiled.lp.col_cost_) @ moved) + compiled.offset
+    allowance = compiled.lazy.allowance(moved, np.asarray(compiled.lp.col_cost_))
+    if value > plan.objective + allowance + 1e-9:
         return replace(plan, seconds=seconds)
-    return replace(plan, solution=moved.solution, objective=moved.objective, seconds=seconds)
+    return replace(plan, solution=moved, objective=value, seconds=seconds)
 
 
 def _milp(

@@ -310,19 +310,9 @@ class SwitchTree:
         variables. General integers (whole shares, per lot) are rounded down from that re-solve's LP and
         the LP solved once more with them fixed; only when that fails are they searched (a MIP).
 
-        Exclusive permissions (a wash-sale group bought) are rounded both ways: up with the rest, and to
-        the nearest. Rounding them up forbids every loss sale in a group the LP bought even a little of —
-        where the LP harvested a loss and bought the group back at a fraction of the binary, the nearest
-        keeps the harvest (a direct-indexing household at 30 securities: 4.90 rounded up, −6.8 nearest,
-        against an optimum of −7.51 k$)."""
-        values = point[self.binaries]
-        up = round_up(self.lp, self.binaries, values)
-        self._try(up)
-        fractional = self.exclusive & (values > ROUNDING_TOLERANCE) & (values < 1 - ROUNDING_TOLERANCE)
-        if fractional.any():
-            nearest = up.copy()
-            nearest[self.exclusive] = np.round(values[self.exclusive])
-            self._try(nearest)
+        Exclusive permissions (a wash-sale group bought) are rounded both ways (`leaf_roundings`)."""
+        for rounded in leaf_roundings(self.lp, self.binaries, point[self.binaries], self.exclusive):
+            self._try(rounded)
 
     def _try(self, rounded: np.ndarray) -> None:
         """The plan with the binaries fixed at `rounded`; kept when it is the best so far."""
@@ -396,34 +386,31 @@ class SwitchTree:
         return None
 
 
-def vertex_plan(
-    lp: highspy.HighsLp,
-    binaries: np.ndarray,
-    plan: np.ndarray,
-    options: dict[str, object],
-    deadline: float | None,
-    lazy: LazyRows | None,
-) -> Start | None:
-    """The LP with every binary fixed at `plan`'s values, solved by HiGHS's simplex (cones refined): a
-    vertex, where an interior-point plan (solver/conic_search.py) sits mid-face and spreads a sale over
-    lots of equal merit in crumbs (5–9 trade rows under $1 a plan on the peer benchmark). None when it does
-    not solve in time. The caller seeds the cones' tangents at `plan` first, so one or two LPs suffice
-    (at 500 securities / 1,500 lots: one LP, 0.94 s; fixing also the columns the plan has at a bound, a face
-    of the polyhedron, did not shorten it)."""
+def fixed_relaxation(
+    lp: highspy.HighsLp, options: dict[str, object], columns: np.ndarray, values: np.ndarray
+) -> highspy.Highs:
+    """A HiGHS instance holding `lp` with every integrality dropped and `columns` fixed at `values`."""
     h = _relaxation(lp, options)
-    if lazy is not None:
-        lazy.sync(h)
-    _fix(h, binaries, plan[binaries])
-    status, _ = _run(h, deadline)
-    for _ in range(MAX_REFINEMENT_ROUNDS):
-        if lazy is None or status != highspy.HighsModelStatus.kOptimal or past_deadline(deadline):
-            break
-        if not lazy.refine(h, np.asarray(h.getSolution().col_value, dtype=float)):
-            break
-        status, _ = _run(h, deadline)
-    if status != highspy.HighsModelStatus.kOptimal:
-        return None
-    return _found(h, lp, "conic", lazy)
+    _fix(h, columns, values)
+    return h
+
+
+def leaf_roundings(
+    lp: highspy.HighsLp, binaries: np.ndarray, values: np.ndarray, exclusive: np.ndarray
+) -> list[np.ndarray]:
+    """The 0/1 settings a relaxation's `values` of the binaries are rounded to: the permissions it used, up
+    (`round_up`); and where an exclusive permission (mask over `binaries`) is fractional, also with those
+    rounded to the nearest. Rounding them up forbids every loss sale in a group the LP bought even a little
+    of — where the LP harvested a loss and bought the group back at a fraction of the binary, the nearest
+    keeps the harvest (a direct-indexing household at 30 securities: 4.90 rounded up, −6.8 nearest, against
+    an optimum of −7.51 k$)."""
+    up = round_up(lp, binaries, values)
+    fractional = exclusive & (values > ROUNDING_TOLERANCE) & (values < 1 - ROUNDING_TOLERANCE)
+    if not fractional.any():
+        return [up]
+    nearest = up.copy()
+    nearest[exclusive] = np.round(values[exclusive])
+    return [up, nearest]
 
 
 def past_deadline(deadline: float | None) -> bool:
