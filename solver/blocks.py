@@ -440,16 +440,24 @@ class WashSalePerspective:
         s = d.scenario
         out: list[tuple[str, int]] = []
         cash = d.cash_index
+        # Members per group and securities per class, indexed once (scanning every security per group was
+        # 0.2 s of the build at 500 securities).
+        splits = {t: sec.class_split() for t, sec in s.securities.items()}
+        members_of: dict[str, list[str]] = {}
+        in_class: dict[str, set[str]] = {}
+        for t, split in splits.items():
+            members_of.setdefault(s.wash_group(t), []).append(t)
+            for name in split:
+                in_class.setdefault(name, set()).add(t)
+        class_index = {name: i for i, name in enumerate(d.classes)}
         for group in model.group_bought:
-            members = [t for t in s.securities if s.wash_group(t) == group]
-            splits = [s.securities[t].class_split() for t in members]
-            classes = {c for split in splits for c in split}
-            if len(classes) != 1 or any(len(split) != 1 for split in splits):
+            members = members_of.get(group, [])
+            classes = {c for t in members for c in splits[t]}
+            if len(classes) != 1 or any(len(splits[t]) != 1 for t in members):
                 continue
             (name,) = classes
-            c = d.classes.index(name)
-            in_class = [t for t, sec in s.securities.items() if name in sec.class_split()]
-            if c == cash or c not in model.specific_leaves or set(in_class) != set(members):
+            c = class_index[name]
+            if c == cash or c not in model.specific_leaves or in_class.get(name, set()) != set(members):
                 continue
             out.append((group, c))
         return out

@@ -455,23 +455,32 @@ def _conic_search(
 POLISH_SHARE = 0.1
 """Share of the time left that the conic search leaves for moving its plan to a vertex (`_at_a_vertex`)..."""
 
-POLISH_ROOTS = 15.0
-"""... or this many times its root's solve, if more (at most half the time left): the vertex step took 3× the
-root's conic solve (0.3 s) at 500 securities / 1,500 lots and 6–9× (10–13 s, one LP and a refinement) at
-1,000 / 50,000, where 10% of a 60 s limit was too little and the plan kept 109 crumbs."""
+POLISH_ROOTS = 8.0
+"""... or this many times its root's solve, if more (at most half the time left): by simplex the vertex step
+took 6–9× the root's conic solve (10–13 s, one LP and a refinement) at 1,000 / 50,000, where 10% of a 60 s
+limit was too little and the plan kept 109 crumbs; by interior point and crossover its LP takes 3.5× (5.1 s),
+2.6× at 500 / 20,000 — 8× leaves room for a refinement round."""
+
+
+VERTEX_LP_OPTIONS: dict[str, object] = {"solver": "ipm", "run_crossover": "on"}
+"""The vertex step's LP by interior point and crossover rather than simplex from a cold basis: 0.46 s against
+0.87 s at 500 securities / 1,500 lots, 0.19 against 0.36 at 250 / 750 (bench/README.md); crossover ends at a
+vertex all the same."""
 
 
 def _at_a_vertex(compiled: CompiledProblem, plan: Start, options: dict[str, object], deadline: float | None) -> Start:
     """The conic search's plan moved to a vertex: the LP with every binary fixed at the plan's values, solved
-    by HiGHS's simplex (cones refined, their tangents seeded at the plan, so one or two LPs suffice: one LP,
-    0.94 s, at 500 securities / 1,500 lots; fixing also the columns the plan has at a bound did not shorten
-    it). An interior-point plan sits mid-face and spreads a sale over lots of equal merit in crumbs (5–9 trade
-    rows under $1 a plan on the peer benchmark). The vertex is kept when its exact objective is no worse than
+    by HiGHS (`VERTEX_LP_OPTIONS`; cones refined, their tangents seeded at the plan, so one or two LPs
+    suffice; fixing also the columns the plan has at a bound did not shorten it). An interior-point plan sits
+    mid-face and spreads a sale over lots of equal merit in crumbs (5–9 trade rows under $1 a plan on the peer
+    benchmark). The vertex is kept when its exact objective is no worse than
     the cones' tolerance allows; else, or when it does not solve in time, the plan as it was."""
     assert plan.solution is not None and plan.objective is not None
     before = time.perf_counter()
     seed_extended_cones(compiled.lp, compiled.binaries, compiled.lazy, deadline, plan.solution)
     h = fixed_relaxation(compiled.lp, options, compiled.binaries, plan.solution[compiled.binaries])
+    for name, value in VERTEX_LP_OPTIONS.items():
+        h.setOptionValue(name, value)
     compiled.lazy.sync(h)
     status, point, _ = _run_refined(h, compiled.lazy, deadline, mip=False)
     moved = compiled.lazy.plan(point) if status == highspy.HighsModelStatus.kOptimal and point is not None else None

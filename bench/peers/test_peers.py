@@ -128,6 +128,8 @@ def test_budget_goes_into_rules() -> None:
     assert data["rules"]["max_tracking_error"] == 0.0123
     assert data["tax"]["rates"] == {"short_term": 0.35, "long_term": 0.2}
     assert data["rules"]["costs"]["spread_bps"] == 10
+    # The peer keeps cash while it sells: rebal-opt's contributions-first rule would forbid its plan.
+    assert data["rules"]["contributions_first"] is False
 
 
 @needs_peer
