@@ -31,7 +31,7 @@ from . import conic_search, progress
 from .cone import MAX_REFINEMENT_ROUNDS, ExtendedRows, LazyRows, SecondOrderCone
 from .conic import ConicForm, seed_extended_cones
 from .tax.encoding import HIGHS_OPTIONS as TAX_HIGHS_OPTIONS
-from .warmstart import Start, fixed_relaxation, past_deadline, relaxation_start
+from .warmstart import Start, fixed_relaxation, offer, past_deadline, relaxation_start
 
 log = logging.getLogger("rebal_opt.solver")
 
@@ -510,7 +510,7 @@ def _milp(
     h.passModel(compiled.lp)
     compiled.lazy.sync(h)
     if start is not None:
-        _offer(h, start)
+        offer(h, start)
         # With a plan in hand, HiGHS's own sub-MIP searches for one were most of its time: 14 sub-MIPs took
         # 14 of 20 s on a 30-stock direct-indexing household whose optimum a rounding had found at 1.3 s
         # (6.0 → 1.6 CPU s without them, same 5 nodes).
@@ -570,7 +570,7 @@ def _run_refined(
             break
         repaired = lazy.plan(point)
         if mip and repaired is not None:
-            _offer(h, repaired)
+            offer(h, repaired)
     return status, point, seconds
 
 
@@ -583,13 +583,6 @@ def _proven(compiled: CompiledProblem, start: Start, mip_gap: float, abs_gap: fl
     assert start.solution is not None and start.objective is not None
     allowance = compiled.lazy.allowance(start.solution, np.asarray(compiled.lp.col_cost_))
     return within_gap(start.objective - allowance, start.bound, mip_gap, abs_gap)
-
-
-def _offer(h: highspy.Highs, point: np.ndarray) -> None:
-    solution = highspy.HighsSolution()
-    solution.col_value = point
-    solution.value_valid = True
-    h.setSolution(solution)
 
 
 def _start_outcome(

@@ -282,7 +282,7 @@ class SwitchTree:
             if mip:  # a MIP starts again from scratch: give it the repaired plan
                 repaired = self.lazy.plan(point)
                 if repaired is not None:
-                    _offer(h, repaired)
+                    offer(h, repaired)
             status = self._run(h, cap)
         return status
 
@@ -505,7 +505,7 @@ def _found(h: highspy.Highs, lp: highspy.HighsLp, method: str, lazy: LazyRows | 
     return Start("found", -np.inf, solution, objective, method)
 
 
-def _offer(h: highspy.Highs, point: np.ndarray) -> None:
+def offer(h: highspy.Highs, point: np.ndarray) -> None:
     """Give `h` a feasible point to start its MIP from."""
     solution = highspy.HighsSolution()
     solution.col_value = point
