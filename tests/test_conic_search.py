@@ -7,6 +7,8 @@
 * A second solver: a direct-indexing household (tests/data/tracking/peer-8x40.yaml) solved by the engine
   with the search and with HiGHS alone (the search switched off); both proven to a tight gap, so their
   objectives agree within it, and each plan passes the verifier.
+* The path: a 20-leaf household (peer-16x80) takes the search by default, and the fixed tower with HiGHS
+  (REBAL_OPT_TOWER) proves the same optimum.
 * The time limit: with no plan by its share of the time the search hands over to HiGHS; stopped with a plan,
   the plan comes back with its gap (status time_limit).
 """
@@ -138,6 +140,24 @@ def test_the_search_and_highs_agree_on_a_direct_indexing_household(
     tolerance = 2e-5 + 1e-6 * abs(b.objective) + TRACKING_TOLERANCE * abs(b.objective)
     assert abs(a.objective - b.objective) <= tolerance
     assert a.bound <= b.objective + tolerance and b.bound <= a.objective + tolerance
+
+
+def test_from_twenty_leaves_the_search_runs_and_agrees_with_the_tower(monkeypatch: pytest.MonkeyPatch) -> None:
+    """16 securities and 4 factors: a 20-leaf cone, past the tower's 1,000 rows, so the default path is the
+    search; the fixed tower (HiGHS, as before) must find the same optimum."""
+    scenario = load_scenario(BANDED)
+    seen = _outcomes(monkeypatch)
+    searched = solve(scenario, time_limit=60, mip_gap=1e-6, abs_gap_dollars=0.01)
+    a = seen[-1]
+    monkeypatch.setenv("REBAL_OPT_TOWER", "1")
+    towered = solve(scenario, time_limit=60, mip_gap=1e-6, abs_gap_dollars=0.01)
+    b = seen[-1]
+    assert a.start == "conic" and b.start != "conic"
+    assert searched.status == towered.status == "optimal"
+    assert verify(scenario, searched).ok and verify(scenario, towered).ok
+    assert a.objective is not None and b.objective is not None
+    tolerance = 2e-5 + 1e-6 * abs(b.objective) + 2 * TRACKING_TOLERANCE * abs(b.objective)
+    assert abs(a.objective - b.objective) <= tolerance
 
 
 def test_with_no_plan_in_its_share_of_the_time_the_search_hands_over_to_highs(
