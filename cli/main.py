@@ -420,9 +420,24 @@ def unwind(
     help="Tax weights to sweep (default: 0 and 19 from 0.05 to 20, geometric).",
 )
 @time_limit_option("Time limit for each weight's solve.")
+@click.option(
+    "--abs-gap",
+    type=FiniteFloat(min=0.0, max=1e9),
+    default=1.0,
+    show_default=True,
+    metavar="DOLLARS",
+    help="Absolute gap (dollars of objective) within which a point is settled, as `solve --abs-gap`: each "
+    "weight's solve stops there, and a weight whose best known plan is that close to its proven bound needs "
+    "no solve. A large household may take e.g. 100.",
+)
 @guarded
 def frontier(
-    scenario_path: str, as_json: bool, plot_path: str | None, weights: str | None, time_limit: float | None
+    scenario_path: str,
+    as_json: bool,
+    plot_path: str | None,
+    weights: str | None,
+    time_limit: float | None,
+    abs_gap: float,
 ) -> None:
     """The trade-off between tax paid and tracking error left: the rebalance solved again over a sweep of
     the weight on tax (objective.tax_weight). Each point is a verified plan; less tax never comes with
@@ -439,7 +454,7 @@ def frontier(
         if not grid or not all(math.isfinite(w) and w >= 0 for w in grid):
             fail(EXIT_BAD_INPUT, "--weights: give one or more weights, each a finite number 0 or more")
     with progress_on_terminal():
-        curve = sweep(scenario, weights=grid, time_limit=time_limit)
+        curve = sweep(scenario, weights=grid, time_limit=time_limit, abs_gap_dollars=abs_gap)
     if plot_path is not None:
         render.plot_frontier(curve, plot_path)
     if as_json:

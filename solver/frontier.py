@@ -119,13 +119,16 @@ class Settled:
 class Sweep:
     """The state of a frontier sweep over one compiled problem: the plans found and the bounds proven."""
 
-    def __init__(self, built: BuiltProblem, time_limit: float | None, mip_gap: float) -> None:
+    def __init__(
+        self, built: BuiltProblem, time_limit: float | None, mip_gap: float, abs_gap: float = ABSOLUTE_GAP
+    ) -> None:
         self.built = built
         self.parameter = built.model.tax_weight
         assert isinstance(self.parameter, cp.Parameter)
         self.variables = built.problem.variables()
         self.switches = built.model.switches(built.problem)
         self.time_limit, self.mip_gap = time_limit, mip_gap
+        self.abs_gap = abs_gap  # k$: a point within this of its bound is settled, whatever its relative gap
         self.plans: list[PlanLine] = []
         self.bounds: dict[float, float] = {}  # solved weight → proven lower bound on V(weight)
         self.solved: dict[float, SolveOutcome] = {}
@@ -159,6 +162,7 @@ class Sweep:
             reuse_values=True,
             switches=self.switches,
             cones=self.built.model.cones,
+            abs_gap=self.abs_gap,
         )
         self.solves += 1
         self.record(weight, outcome)
@@ -186,10 +190,10 @@ class Sweep:
 
     def _standing(self, weight: float) -> tuple[int, float, float, float]:
         """The best known plan at `weight`, its value, the proven lower bound there and the excess the
-        solver's stopping rule accepts ($1 or the relative gap), all k$."""
+        solver's stopping rule accepts (the absolute gap, $1 by default, or the relative gap), all k$."""
         plan = self.best_plan(weight)
         upper = self.plans[plan].value(weight)
-        return plan, upper, self.lower_bound(weight), max(ABSOLUTE_GAP, self.mip_gap * abs(upper))
+        return plan, upper, self.lower_bound(weight), max(self.abs_gap, self.mip_gap * abs(upper))
 
     def settle(self, weight: float) -> Settled:
         if weight in self.pinned:
@@ -230,17 +234,19 @@ def frontier(
     time_limit: float | None = None,
     mip_gap: float = FRONTIER_MIP_GAP,
     solve_gap: float = DEFAULT_MIP_GAP,
+    abs_gap_dollars: float = ABSOLUTE_GAP * SCALE,
 ) -> Frontier:
-    """Sweep the weight on tax; each point is a verified plan, settled within `mip_gap` of its optimum —
-    except the point at the scenario's own weight, which is `solve`'s plan (solved to `solve_gap`, solve's
-    default gap)."""
+    """Sweep the weight on tax; each point is a verified plan, settled within `mip_gap` of its optimum or
+    `abs_gap_dollars` of it (as `solve --abs-gap`) — except the point at the scenario's own weight, which is
+    `solve`'s plan (solved to `solve_gap`, solve's default gap, and the same absolute gap)."""
     start = time.perf_counter()
     weights = sweep_weights(scenario, weights)
     # The chosen phase is solved at the scenario's weight exactly as `solve` solves it (same problem, same
     # gap): that plan is the curve's point there.
-    phases = run_phases(scenario, time_limit, solve_gap, even_in_band=True, parametric=True)
+    abs_gap = abs_gap_dollars / SCALE
+    phases = run_phases(scenario, time_limit, solve_gap, even_in_band=True, parametric=True, abs_gap=abs_gap)
     assert phases is not None
-    sweep = Sweep(phases.built, time_limit, mip_gap)
+    sweep = Sweep(phases.built, time_limit, mip_gap, abs_gap=abs_gap)
     assert isinstance(sweep.parameter, cp.Parameter)
     own_weight = float(sweep.parameter.value)
     sweep.record(own_weight, phases.outcome)

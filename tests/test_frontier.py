@@ -37,6 +37,29 @@ def test_frontier_is_monotone_and_every_plan_verified() -> None:
     assert curve.solves < len(curve.points) + 3  # points between equal plans are not re-solved
 
 
+def test_an_absolute_gap_settles_points_without_solving_them() -> None:
+    """`abs_gap_dollars` (`frontier --abs-gap`): a weight whose best known plan is that close to the chord of
+    the proven bounds needs no solve, and every point it reports is within it (or within 0.1%)."""
+    scenario = load_scenario(DATA)
+    tight = frontier(scenario)
+    loose = frontier(scenario, abs_gap_dollars=1e9)
+    assert loose.solves < tight.solves
+    assert all(p.result.verified for p in loose.points)
+    for p in loose.points:
+        assert p.result.status == "optimal"
+        assert p.result.solver.gap_dollars is not None and p.result.solver.gap_dollars <= 1e9
+    # The ends and the scenario's own weight are solved; with that tolerance nothing else needs to be.
+    assert sum(1 for p in loose.points if p.result.solver.solves) <= 3
+
+
+def test_cli_abs_gap(tmp_path: Path) -> None:
+    run = CliRunner().invoke(cli, ["frontier", str(DATA), "--json", "--abs-gap", "100"])
+    assert run.exit_code == 0, run.output
+    assert len(json.loads(run.output)["points"]) == 20
+    bad = CliRunner().invoke(cli, ["frontier", str(DATA), "--abs-gap", "-1"])
+    assert bad.exit_code == 2 and "--abs-gap" in bad.output
+
+
 def test_monotone_repair_replaces_a_dominated_point() -> None:
     curve = frontier(load_scenario(DATA), weights=[0.0, 20.0])
     good, cheap = curve.points

@@ -62,8 +62,8 @@ def record_frontier(scenario: Scenario) -> Recorded:
     settled: list[FrontierPoint] = []
 
     class RecordingSweep(Sweep):
-        def __init__(self, built: BuiltProblem, time_limit: float | None, mip_gap: float) -> None:
-            super().__init__(built, time_limit, mip_gap)
+        def __init__(self, built: BuiltProblem, time_limit: float | None, mip_gap: float, **gaps: float) -> None:
+            super().__init__(built, time_limit, mip_gap, **gaps)
             sweeps.append(self)
 
     def recording_monotone(
