@@ -374,9 +374,15 @@ def print_result(result: Result, out: Console | None = None) -> None:
     gap = f"gap {0 if s.mip_gap is None else s.mip_gap:.2e}"
     if s.gap_dollars is not None:
         gap += f" (${s.gap_dollars:,.2f})"
+    if s.time:
+        spent = ", ".join(
+            f"{escape(t.step)} {t.seconds:.2f} s" + (f" ({escape(t.detail)})" if t.detail else "") for t in s.time
+        )
+    else:
+        spent = f"build {s.build_seconds or 0:.2f} s, HiGHS {s.solve_seconds or 0:.2f} s"
     out.print(
-        f"[dim]solver: {s.status}, {s.seconds:.2f} s ({s.solves} solves; build {s.build_seconds or 0:.2f} s, "
-        f"HiGHS {s.solve_seconds or 0:.2f} s), {gap}; verified: {'yes' if result.verified else 'no'}[/dim]"
+        f"[dim]solver: {s.status}, {s.seconds:.2f} s ({s.solves} solve{'' if s.solves == 1 else 's'}; {spent}), {gap}; "
+        f"verified: {'yes' if result.verified else 'no'}[/dim]"
     )
 
 

@@ -92,6 +92,12 @@ class WashSale(ResultModel):
     blocked: list[BlockedAction] = Field(default_factory=list)
 
 
+class SolverStep(ResultModel):
+    step: str = Field(description="build | compile | conic search | vertex step | relaxation start | MILP | LP | other")
+    seconds: float
+    detail: str | None = Field(default=None, description="What the step did: nodes, relaxations, LPs.")
+
+
 class SolverInfo(ResultModel):
     status: str
     seconds: float
@@ -102,6 +108,11 @@ class SolverInfo(ResultModel):
     build_seconds: float | None = None
     solve_seconds: float | None = None
     solves: int = 1
+    time: list[SolverStep] | None = Field(
+        default=None,
+        description="Where `seconds` went, in order: building the model, cvxpy's compile, each solver step "
+        "(summed over the solves), and the rest (data, phases, extracting the plan).",
+    )
 
 
 class BandViolation(ResultModel):

@@ -326,5 +326,5 @@ class ConicSearch:
     def _start(self, status: str, bound: float) -> Start:
         seconds = time.perf_counter() - self.started
         if status == "found":
-            return Start("found", bound, self.best, self.best_value, "conic", seconds, self.solves)
-        return Start(status, bound if np.isfinite(bound) else None, seconds=seconds, runs=self.solves)
+            return Start("found", bound, self.best, self.best_value, "conic", seconds, self.solves, self.nodes)
+        return Start(status, bound if np.isfinite(bound) else None, seconds=seconds, runs=self.solves, nodes=self.nodes)

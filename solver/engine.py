@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cvxpy as cp
 
-from rebal_opt.models.result import Result, SolverInfo
+from rebal_opt.models.result import Result, SolverInfo, SolverStep
 from rebal_opt.models.scenario import Scenario
 
 from . import blocks, objective, progress
@@ -152,6 +152,9 @@ class SolveLog:
     solve_seconds: float = 0.0
     solves: int = 0
     last: SolveOutcome | None = None
+    model_seconds: float = 0.0  # our model (blocks, objective terms): part of build_seconds
+    compile_seconds: float = 0.0  # cvxpy's compilation: the rest of it
+    steps: dict[str, tuple[float, list[str]]] = field(default_factory=dict)  # solver step → seconds, details
 
     def run(
         self,
@@ -176,9 +179,28 @@ class SolveLog:
         # cvxpy's compilation happens inside problem.solve: count it as building, not solving.
         self.build_seconds += built.build_seconds + max(0.0, outcome.seconds - outcome.solver_seconds)
         self.solve_seconds += outcome.solver_seconds
+        self.model_seconds += built.build_seconds
+        self.compile_seconds += outcome.compile_seconds
+        for step in outcome.steps:
+            seconds, details = self.steps.get(step.name, (0.0, []))
+            self.steps[step.name] = (seconds + step.seconds, [*details, step.detail] if step.detail else details)
         self.solves += 1
         self.last = outcome
         return built, outcome
+
+    def time_spent(self, total: float) -> list[SolverStep]:
+        """Where `total` seconds went: building the model, cvxpy's compile, each solver step (summed over the
+        phases' solves, their details joined), and the rest (the data, the phases' set-up, the plan's
+        extraction)."""
+        steps = [
+            SolverStep(step="build", seconds=round(self.model_seconds, 3)),
+            SolverStep(step="compile", seconds=round(self.compile_seconds, 3)),
+        ]
+        for name, (seconds, details) in self.steps.items():
+            steps.append(SolverStep(step=name, seconds=round(seconds, 3), detail="; ".join(details) or None))
+        accounted = self.model_seconds + self.compile_seconds + sum(s for s, _ in self.steps.values())
+        steps.append(SolverStep(step="other", seconds=round(max(0.0, total - accounted), 3)))
+        return steps
 
 
 def _phase_name(options: BuildOptions) -> str:
@@ -310,14 +332,16 @@ def solve(
     gap_dollars = None
     if outcome.mip_gap is not None and outcome.objective is not None:
         gap_dollars = round(outcome.mip_gap * abs(outcome.objective) * SCALE, 2)
+    seconds = time.perf_counter() - start
     info = SolverInfo(
         status=outcome.status,
-        seconds=round(time.perf_counter() - start, 3),
+        seconds=round(seconds, 3),
         mip_gap=outcome.mip_gap,
         gap_dollars=gap_dollars,
         build_seconds=round(log.build_seconds, 3),
         solve_seconds=round(log.solve_seconds, 3),
         solves=log.solves,
+        time=log.time_spent(seconds),
     )
     status = "time_limit" if outcome.status == "time_limit" or phases.built.unpolished else "optimal"
     notes = list(phases.notes)

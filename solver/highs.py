@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -89,6 +89,16 @@ class ModelSize:
 
 
 @dataclass(frozen=True)
+class Step:
+    """Where part of a solve's time went: `name` (conic search, vertex step, relaxation start, MILP), its
+    seconds and what it did (nodes, relaxations, LPs)."""
+
+    name: str
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class SolveOutcome:
     """What one MILP solve gave: `status` is optimal | time_limit | infeasible | failed.
 
@@ -109,6 +119,7 @@ class SolveOutcome:
     start: str = ""
     size: ModelSize | None = None
     bound: float | None = None  # a proven lower bound on the objective (with its offset), when there is one
+    steps: list[Step] = field(default_factory=list)  # where solver_seconds went, in order
 
     @property
     def has_plan(self) -> bool:
@@ -354,13 +365,17 @@ def solve_compiled(
     stops without a plan of its own (time, or a failed final check) the start is returned, with its gap.
     """
     options = highs_options(mip_gap, abs_gap)
-    common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size}
+    steps: list[Step] = []  # every outcome below carries it (through `common`), filled as the solve goes
+    common: dict[str, Any] = {"compile_seconds": compiled.seconds, "size": compiled.size, "steps": steps}
     start = Start("none")
     conic = Start("none")
     if compiled.is_mip and warm_start and conic_search.applies(compiled.lazy, compiled.integers, compiled.binaries):
         conic, root = _conic_search(compiled, mip_gap, abs_gap, deadline, prior, exclusive, switches)
+        steps.append(Step("conic search", conic.seconds, f"{conic.nodes} nodes, {conic.runs} relaxations"))
         if conic.status == "found":
+            searched = conic.seconds
             conic = _at_a_vertex(compiled, conic, options, deadline)
+            steps.append(Step("vertex step", conic.seconds - searched, "one LP, interior point and crossover"))
         if progress.watching():
             progress.figures(f"conic search ({conic.runs} solves)", conic.objective, conic.bound)
         if conic.status == "found" and (_proven(compiled, conic, mip_gap, abs_gap) or past_deadline(deadline)):
@@ -377,6 +392,7 @@ def solve_compiled(
         start = relaxation_start(
             compiled.lp, compiled.binaries, compiled.integers, options, deadline, switches, compiled.lazy, exclusive
         )
+        steps.append(Step("relaxation start", start.seconds, f"{start.runs} LPs"))
         start = replace(start, seconds=start.seconds + conic.seconds)
         if conic.bound is not None and start.bound is not None:
             start = replace(start, bound=max(start.bound, conic.bound))
@@ -398,6 +414,7 @@ def solve_compiled(
         # was 36.44). Neither can be used; the same MILP without the start reports them right.
         h, status, point, more = _milp(compiled, options, None, deadline, give_up_at)
         seconds += more
+    steps.append(Step("MILP" if compiled.is_mip else "LP", seconds, "HiGHS"))
     seconds += start.seconds
     info = h.getInfo()
     origin = f"{start.method}+milp" if start.method else "milp"

@@ -81,6 +81,7 @@ class Start:
     method: str = ""
     seconds: float = 0.0
     runs: int = 0
+    nodes: int = 0  # branch-and-bound nodes, where a search made them (solver/conic_search.py)
 
 
 def _run(h: highspy.Highs, deadline: float | None, cap: float | None = None) -> tuple[highspy.HighsModelStatus, float]:
