@@ -373,9 +373,10 @@ def solve_compiled(
         conic, root = _conic_search(compiled, mip_gap, abs_gap, deadline, prior, exclusive, switches)
         steps.append(Step("conic search", conic.seconds, f"{conic.nodes} nodes, {conic.runs} relaxations"))
         if conic.status == "found":
-            searched = conic.seconds
+            searched = conic
             conic = _at_a_vertex(compiled, conic, options, deadline)
-            steps.append(Step("vertex step", conic.seconds - searched, "one LP, interior point and crossover"))
+            moved = "plan moved" if conic.solution is not searched.solution else "plan kept as found"
+            steps.append(Step("vertex step", conic.seconds - searched.seconds, f"one LP; {moved}"))
         if progress.watching():
             progress.figures(f"conic search ({conic.runs} solves)", conic.objective, conic.bound)
         if conic.status == "found" and (_proven(compiled, conic, mip_gap, abs_gap) or past_deadline(deadline)):

@@ -387,6 +387,7 @@ def print_tables(records: list[dict[str, Any]]) -> None:
             f" {counts('dust_rows'):>11} {counts('wash_exposed_sales'):>11}"
             f" {'/'.join(_f(g(e, 'usable_tax_limited'), ',.0f') for e in (p, o, b)):>22}"
         )
+    print_time_spent(records)
     for rec in records:
         notes = []
         for who, key in (("peer", "peer_eval"), ("rebal-opt", "rebal_opt_eval")):
@@ -420,6 +421,21 @@ def print_tables(records: list[dict[str, Any]]) -> None:
             )
         if notes:
             print(f"{rec['size']}: " + "; ".join(notes))
+
+
+def time_spent(record: dict[str, Any]) -> str:
+    """rebal-opt's own account of its first in-process run (`solver.time`): each step's seconds and detail."""
+    result = (record["runs"][0].get("rebal_opt") or {}).get("result") or {}
+    steps = (result.get("solver") or {}).get("time") or []
+    return ", ".join(
+        f"{s['step']} {s['seconds']:.2f}" + (f" ({s['detail']})" if s.get("detail") else "") for s in steps
+    )
+
+
+def print_time_spent(records: list[dict[str, Any]]) -> None:
+    print("\nwhere rebal-opt's in-process time went (its result's solver.time, seconds)")
+    for rec in records:
+        print(f"{rec['size']:>11} {time_spent(rec) or '—'}")
 
 
 # ---- main ---------------------------------------------------------------------------------------------
