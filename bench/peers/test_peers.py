@@ -298,3 +298,18 @@ def test_plan_readers() -> None:
     peer = {"trades": [{"ticker": "A", "side": "BUY", "shares": 2.5, "lot_id": None},
                        {"ticker": "B", "side": "SELL", "lot_id": "L3", "shares": 2.0}]}  # fmt: skip
     assert plan_from_peer(peer) == Plan(buys={"A": 2.5}, sales={"L3": 2.0})
+
+
+def test_time_spent_reads_the_result_s_own_account(tmp_path: Path) -> None:
+    """run.py's per-size line of where rebal-opt's time went comes from the result's `solver.time`, as solved."""
+    from run import time_spent
+
+    from rebal_opt.models.loading import load_scenario
+    from rebal_opt.solver.engine import solve
+
+    write_instance(generate(30, 200, seed=1), tmp_path)
+    result = solve(load_scenario(tmp_path / "scenario.yaml"), time_limit=60, mip_gap=1e-3, abs_gap_dollars=100)
+    record = {"runs": [{"rebal_opt": {"result": result.model_dump(mode="json")}}]}
+    line = time_spent(record)
+    assert line.startswith("build ") and "compile " in line and "conic search " in line and "nodes" in line
+    assert time_spent({"runs": [{"rebal_opt": {"outcome": "no_plan"}}]}) == ""
