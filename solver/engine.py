@@ -692,10 +692,29 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
     return names, "these constraints conflict: " + "; ".join(names)
 
 
+BUDGET_NOTE_MARGIN = 1e-4
+"""Relative: a plan whose exact tracking error is this far above rules.max_tracking_error says why (the budget
+is held in dollars to a tenth of a cent, verify.BUDGET_DOLLARS; settling amounts to the cent moves it by far
+less on any household worth more than a few dollars)."""
+
+
 def _finish(
     data: RebalanceData, trades: list, status: str, info: SolverInfo, notes: list[str], purpose: str = "rebalance"
 ) -> Result:
     result = build_result(data, trades, status, info, notes)
+    budget = data.scenario.rules.max_tracking_error
+    if budget is not None and result.tracking_error.after > budget * (1 + BUDGET_NOTE_MARGIN):
+        # Held in dollars (W·TE ≤ budget·W) to a tenth of a cent: a household worth cents can be over it.
+        result = result.model_copy(
+            update={
+                "notes": [
+                    *result.notes,
+                    f"the tracking error after the plan, {result.tracking_error.after:.4%}, is above "
+                    f"rules.max_tracking_error ({budget:.4%}) by less than a tenth of a cent of the household's "
+                    "value: no trade of at least a cent would bring it closer",
+                ]
+            }
+        )
     verification = verify(data.scenario, result, allow_gain_round_trips=purpose == "yearend")
     verification.raise_if_failed()
     return result.model_copy(update={"verified": True})
