@@ -218,6 +218,17 @@ def mip_gap_option(default: float) -> Callable[[F], F]:
     )
 
 
+def abs_gap_option(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--abs-gap",
+        type=FiniteFloat(min=0.0, max=1e9),
+        default=1.0,
+        show_default=True,
+        metavar="DOLLARS",
+        help=f"{what} A large household may take e.g. 100.",
+    )
+
+
 def plan_options(command: F) -> F:
     """The options every planning command shares."""
     command = io_commands.order_options(command)
@@ -277,15 +288,7 @@ def run_plan(
 @cli.command()
 @scenario_argument
 @plan_options
-@click.option(
-    "--abs-gap",
-    type=FiniteFloat(min=0.0, max=1e9),
-    default=1.0,
-    show_default=True,
-    metavar="DOLLARS",
-    help="Absolute optimality gap (dollars of objective) at which the solver also stops: a large household "
-    "may take e.g. 100.",
-)
+@abs_gap_option("Absolute optimality gap (dollars of objective) at which the solver also stops.")
 @guarded
 def solve(
     scenario_path: str,
@@ -420,15 +423,9 @@ def unwind(
     help="Tax weights to sweep (default: 0 and 19 from 0.05 to 20, geometric).",
 )
 @time_limit_option("Time limit for each weight's solve.")
-@click.option(
-    "--abs-gap",
-    type=FiniteFloat(min=0.0, max=1e9),
-    default=1.0,
-    show_default=True,
-    metavar="DOLLARS",
-    help="Absolute gap (dollars of objective) within which a point is settled, as `solve --abs-gap`: each "
-    "weight's solve stops there, and a weight whose best known plan is that close to its proven bound needs "
-    "no solve. A large household may take e.g. 100.",
+@abs_gap_option(
+    "Absolute gap (dollars of objective) within which a point is settled, as `solve --abs-gap`: each weight's "
+    "solve stops there, and a weight whose best known plan is that close to its proven bound needs no solve."
 )
 @guarded
 def frontier(

@@ -710,8 +710,9 @@ def _finish(
                 "notes": [
                     *result.notes,
                     f"the tracking error after the plan, {result.tracking_error.after:.4%}, is above "
-                    f"rules.max_tracking_error ({budget:.4%}) by less than a tenth of a cent of the household's "
-                    "value: no trade of at least a cent would bring it closer",
+                    f"rules.max_tracking_error ({budget:.4%}): the budget holds in dollars of the household's "
+                    "value, to a tenth of a cent and to trades settled to the cent, which on a household this "
+                    "small is more than the difference",
                 ]
             }
         )

@@ -549,10 +549,7 @@ def check_lots_exist(p: _Plan) -> Iterator[Violation]:
 
 def check_lot_oversold(p: _Plan) -> Iterator[Violation]:
     """Shares sold from a lot, over all trades, are at most the lot's shares."""
-    sold: dict[str, float] = defaultdict(float)
-    for x in p.lots_sold:
-        sold[x.lot.id or ""] += x.sale.shares
-    for lot_id, n in sold.items():
+    for lot_id, n in p.sold_by_lot.items():
         account, lot = p.lots[lot_id]
         if n > lot.shares + SHARE_TOL:
             yield Violation(
@@ -1144,10 +1141,6 @@ def _recent_loss_sales(p: _Plan, group: str) -> Iterator[tuple[dt.date, str, str
             yield t.date, t.account, t.security
 
 
-def _loss_lots(p: _Plan) -> list[_LotSold]:
-    return p.loss_lots
-
-
 def check_wash_sale_loss(p: _Plan) -> Iterator[Violation]:
     """A lot sold at a loss in a taxable account has no purchase in its wash group in the window.
 
@@ -1158,7 +1151,7 @@ def check_wash_sale_loss(p: _Plan) -> Iterator[Violation]:
     """
     if p.s.rules.wash_sales != "avoid":
         return
-    for x in _loss_lots(p):
+    for x in p.loss_lots:
         group = p.group(x.lot.security)
         conflicts = [f"the plan buys {t.security} in {t.account}" for t in p.buys_by_group.get(group, [])]
         conflicts += [
