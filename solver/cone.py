@@ -312,6 +312,36 @@ def extended_tangents(size: int, ratio: np.ndarray, leaf: np.ndarray, columns: n
     return sp.csr_matrix((data, (np.tile(rows, 3), cols)), shape=(len(leaf), width))
 
 
+def extended_form_rows(rows: sp.csr_matrix, cones: list[ExtendedRows]) -> np.ndarray:
+    """Per row of `rows`, how many of the cones' squares sᵢ it holds when it holds nothing but the cones'
+    values (leaves, squares, root), else 0: 1 for a tangent sᵢ ≥ 2a·uᵢ − a²·t, the cone's size for
+    Σ sᵢ ≤ t. Both are the extended form's polyhedral stand-in for ||u|| ≤ t."""
+    member = np.zeros(rows.shape[1], dtype=bool)
+    square = np.zeros(rows.shape[1], dtype=bool)
+    for cone in cones:
+        member[cone.values] = True
+        square[cone.values[cone.size : 2 * cone.size]] = True
+    pattern = _pattern(rows)
+    outside = pattern @ (~member).astype(float)
+    squares = np.rint(pattern @ square.astype(float)).astype(np.int64)
+    return np.where(outside > 0, 0, squares)
+
+
+def tangents_seeded_over(rows: sp.csr_matrix, cones: list[ExtendedRows], point: np.ndarray) -> np.ndarray:
+    """The tangent rows among `rows` (`extended_form_rows` 1) of leaves that `seed(point)` gives tangents of
+    its own: with those seeded, the rest of a leaf's tangents touch it far from the point."""
+    seeded = np.zeros(rows.shape[1])
+    for cone in cones:
+        seeded[cone.values[cone.size + cone.seeded(point)]] = 1.0
+    tangent = extended_form_rows(rows, cones) == 1
+    return np.flatnonzero(tangent & (_pattern(rows) @ seeded > 0))
+
+
+def _pattern(rows: sp.csr_matrix) -> sp.csr_matrix:
+    """`rows` with every stored entry 1."""
+    return sp.csr_matrix((np.ones(rows.nnz), rows.indices, rows.indptr), shape=rows.shape)
+
+
 @dataclass(frozen=True)
 class ExtendedRows:
     """An ExtendedCone bound to the columns of a compiled problem: exact repair and cuts at a point."""
@@ -337,11 +367,16 @@ class ExtendedRows:
     def seed(self, point: np.ndarray) -> sp.csr_matrix | None:
         """Tangent rows at every leaf's ratio at `point` (a solution with the cone exact), and either side."""
         leaves = np.maximum(point[self.values[: self.size]], 0.0)
-        norm = float(np.linalg.norm(leaves))
-        if norm <= 0.0:
+        leaf = self.seeded(point)
+        if not len(leaf):
             return None
-        leaf = np.flatnonzero(leaves > 1e-9 * norm)
-        return self._tangents(leaves[leaf] / norm, leaf, int(point.shape[0]))
+        return self._tangents(leaves[leaf] / float(np.linalg.norm(leaves)), leaf, int(point.shape[0]))
+
+    def seeded(self, point: np.ndarray) -> np.ndarray:
+        """The leaves `seed(point)` puts tangents at: those not zero at the point."""
+        leaves = np.maximum(point[self.values[: self.size]], 0.0)
+        norm = float(np.linalg.norm(leaves))
+        return np.flatnonzero(leaves > 1e-9 * norm) if norm > 0.0 else np.zeros(0, dtype=np.int64)
 
     def _tangents(self, ratio: np.ndarray, leaf: np.ndarray, width: int) -> sp.csr_matrix:
         # A tangent at a is within the tolerance of the leaf for ratios a·(1 ± √tolerance): with one either

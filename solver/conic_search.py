@@ -177,6 +177,14 @@ class ConicSearch:
                 # A child's region is inside its parent's: its bound is at least the parent's (a solve that
                 # stopped at Clarabel's reduced tolerances can report one a little under it).
                 child = replace(child, bound=max(child.bound, node.bound))
+                if child.bound >= self.best_value:
+                    # No plan below it is better than the one in hand (a sibling's rounding may just have
+                    # found it), so it is neither rounded nor kept. On 500 securities / 1,500 lots the tax
+                    # switch's far side (1.4 k$ against −15.5) was rounded all the same: a conic solve, a
+                    # fifth of the search. (Not merely within the gap: such a node's rounding can still
+                    # improve the plan a little, which prunes later nodes — 52 nodes became 70 at 30 / 1,000.)
+                    self.closed = min(self.closed, child.bound)
+                    continue
                 values = child.point[self.binaries]
                 rounded, stuck = self._free_rounding(child.point)
                 if not stuck.any():

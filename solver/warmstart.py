@@ -462,12 +462,17 @@ def round_up(lp: highspy.HighsLp, binaries: np.ndarray, values: np.ndarray) -> n
     return rounded
 
 
+def lp_matrix(lp: highspy.HighsLp) -> sp.csc_matrix:
+    """`lp`'s constraint matrix (rows × columns), by column as HiGHS holds it."""
+    return sp.csc_matrix(
+        (np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_), np.asarray(lp.a_matrix_.start_)),
+        shape=(int(lp.num_row_), int(lp.num_col_)),
+    )
+
+
 def _packing_rows(lp: highspy.HighsLp, binaries: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray] | None:
     """The packing rows among the binaries, as a (rows × binaries) CSC matrix and their upper bounds."""
-    matrix = sp.csc_matrix(
-        (np.asarray(lp.a_matrix_.value_), np.asarray(lp.a_matrix_.index_), np.asarray(lp.a_matrix_.start_)),
-        shape=(lp.num_row_, lp.num_col_),
-    )
+    matrix = lp_matrix(lp)
     is_binary = np.zeros(lp.num_col_, dtype=bool)
     is_binary[binaries] = True
     rows = matrix.tocsr()

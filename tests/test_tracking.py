@@ -24,16 +24,20 @@ from rebal_opt.models.yaml_io import read_yaml_file
 from rebal_opt.solver import engine
 from rebal_opt.solver.cone import (
     FULL_ROWS_LIMIT,
+    INITIAL_RATIOS,
     ExtendedCone,
     SecondOrderCone,
     Tree,
+    extended_form_rows,
     second_order_cone,
     tangent_count,
+    tangents_seeded_over,
 )
 from rebal_opt.solver.engine import InfeasiblePlan, solve
-from rebal_opt.solver.highs import SolveOutcome, run_highs
+from rebal_opt.solver.highs import SolveOutcome, compile_problem, run_highs
 from rebal_opt.solver.objective import TRACKING_TOLERANCE
 from rebal_opt.solver.verify import verify
+from rebal_opt.solver.warmstart import lp_matrix
 
 HOUSEHOLD = Path(__file__).parent / "data" / "tracking" / "direct-indexing.yaml"
 
@@ -225,3 +229,27 @@ def test_a_budget_on_the_extended_cone_is_kept_exactly(size: int, seed: int) -> 
     # The row t ≤ (1 − tolerance)·B can cost up to the tolerance's share of the budget.
     assert optimum - 1e-5 * (1 + abs(optimum)) <= outcome.objective
     assert outcome.objective <= optimum + 2 * TRACKING_TOLERANCE * budget * float(np.linalg.norm(c)) + 1e-5
+
+
+def test_the_extended_forms_own_rows_are_told_from_the_models() -> None:
+    """The rows the exact cone replaces (solver/conic.py) and the vertex step thins (solver/highs.py): every
+    starting tangent (a ratio per leaf, and the hint) holds one square, Σ sᵢ ≤ t holds them all, and no
+    other row — the leaves' |y| rows, the model's own rows — is taken for either. Tangents of a leaf that
+    is zero at the point stay (the seed gives it none)."""
+    size = 6
+    p = np.arange(1.0, size + 1.0)
+    x = cp.Variable(size)
+    cone = ExtendedCone(x - p, size, TRACKING_TOLERANCE, hint=-p)
+    problem = cp.Problem(cp.Minimize(cone.top + cp.sum(x)), [x >= -5.0, x <= 5.0, cp.sum(x) <= 3.0, *cone.constraints])
+    compiled = compile_problem(problem, [cone])
+    rows = lp_matrix(compiled.lp).tocsr()
+    counts = extended_form_rows(rows, list(compiled.lazy.cones))
+    assert np.sum(counts == 1) == size * (len(INITIAL_RATIOS) + 1)
+    assert np.sum(counts == size) == 1
+    assert np.sum(counts > 0) == size * (len(INITIAL_RATIOS) + 1) + 1
+    point = np.zeros(rows.shape[1])
+    leaves = compiled.lazy.cones[0].values[:size]
+    point[leaves] = [1.0, 2.0, 0.0, 3.0, 0.0, 1.0]
+    far = tangents_seeded_over(rows, list(compiled.lazy.cones), point)
+    assert len(far) == 4 * (len(INITIAL_RATIOS) + 1)
+    assert np.all(counts[far] == 1)
