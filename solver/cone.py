@@ -30,13 +30,16 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-FULL_ROWS_LIMIT = 1000
+FULL_ROWS_LIMIT = 500
 """Most tangent rows a cone gets up front; a larger one starts coarse and is refined on demand — and, in a
-MILP without whole shares, is solved by the conic search (solver/conic_search.py). 1,000 rows: a cone of up
-to 19 leaves (every class-level household) keeps its tower; from 20 (a direct-indexing household) the search
-was faster on the peer benchmark's instances (`rebal-opt` at 4,000 against 1,000, seeds 1 and 2, 0.1% / $100):
-30 / 1,000 1.00 → 0.33 s and 0.80 → 0.22 s, 24 / 300 0.75 → 0.36 and 0.58 → 0.20, 40 / 800 2.44 → 1.32 and
-2.20 → 2.14, 60 / 1,200 6.50 → 1.53 but 11.2 → 14.7, 20 / 400 0.21 → 0.15 and 0.15 → 0.15."""
+MILP without whole shares, is solved by the conic search (solver/conic_search.py). 500 rows: a cone of up
+to 10 leaves (a class-level household: bench/synthetic.py's eight classes and cash, the harness's ≤ 9)
+keeps its tower; from 11 (a direct-indexing household) the search was faster on the peer benchmark's
+instances (0.1% / $100, best of three). At 4,000 → 1,000 rows (from 20 leaves): 30 / 1,000 1.00 → 0.33 s and
+0.80 → 0.22 s, 24 / 300 0.75 → 0.36 and 0.58 → 0.20, 40 / 800 2.44 → 1.32 and 2.20 → 2.14, 60 / 1,200
+6.50 → 1.53 but 11.2 → 14.7, 20 / 400 0.21 → 0.15 and 0.15 → 0.15. At 1,000 → 500 (from 11 leaves; ten
+securities and four factors are 14): 10 / 100 seeds 0–3 0.18 → 0.12, 0.17 → 0.11, 0.14 → 0.10,
+0.18 → 0.14 s; 12 / 150 seeds 1–3 0.12 → 0.10, 0.19 → 0.12, 0.23 → 0.13 s."""
 
 INITIAL_TANGENTS = 3
 """Tangents per node of a cone refined on demand: the axes and the diagonal."""

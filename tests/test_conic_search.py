@@ -7,8 +7,8 @@
 * A second solver: a direct-indexing household (tests/data/tracking/peer-8x40.yaml) solved by the engine
   with the search and with HiGHS alone (the search switched off); both proven to a tight gap, so their
   objectives agree within it, and each plan passes the verifier.
-* The path: a 20-leaf household (peer-16x80) takes the search by default, and the fixed tower with HiGHS
-  (REBAL_OPT_TOWER) proves the same optimum.
+* The path: 12- and 20-leaf households (peer-8x40, peer-16x80) take the search by default, and the fixed
+  tower with HiGHS (REBAL_OPT_TOWER) proves the same optimum.
 * The time limit: with no plan by its share of the time the search hands over to HiGHS; stopped with a plan,
   the plan comes back with its gap (status time_limit).
 """
@@ -142,10 +142,13 @@ def test_the_search_and_highs_agree_on_a_direct_indexing_household(
     assert a.bound <= b.objective + tolerance and b.bound <= a.objective + tolerance
 
 
-def test_from_twenty_leaves_the_search_runs_and_agrees_with_the_tower(monkeypatch: pytest.MonkeyPatch) -> None:
-    """16 securities and 4 factors: a 20-leaf cone, past the tower's 1,000 rows, so the default path is the
-    search; the fixed tower (HiGHS, as before) must find the same optimum."""
-    scenario = load_scenario(BANDED)
+@pytest.mark.parametrize("path", [HOUSEHOLD, BANDED], ids=["12 leaves", "20 leaves"])
+def test_from_eleven_leaves_the_search_runs_and_agrees_with_the_tower(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """8 (16) securities and 4 factors: a 12- (20-) leaf cone, past the tower's 500 rows, so the default path
+    is the search; the fixed tower (HiGHS, as before) must find the same optimum."""
+    scenario = load_scenario(path)
     seen = _outcomes(monkeypatch)
     searched = solve(scenario, time_limit=60, mip_gap=1e-6, abs_gap_dollars=0.01)
     a = seen[-1]

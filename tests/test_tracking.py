@@ -130,12 +130,12 @@ def test_the_cone_bound_is_valid_and_within_its_tolerance(size: int, seed: int, 
 
 
 def test_large_cones_start_coarse_and_small_ones_complete() -> None:
-    small, large = Tree.over(13), Tree.over(600)
+    small, large = Tree.over(9), Tree.over(600)
     assert small.internal * tangent_count(small.depth, TRACKING_TOLERANCE) <= FULL_ROWS_LIMIT
-    assert not SecondOrderCone(cp.Variable(13), 13, TRACKING_TOLERANCE).refined
+    assert not SecondOrderCone(cp.Variable(9), 9, TRACKING_TOLERANCE).refined
     assert SecondOrderCone(cp.Variable(600), 600, TRACKING_TOLERANCE).refined
     assert large.internal * tangent_count(large.depth, TRACKING_TOLERANCE) > FULL_ROWS_LIMIT
-    assert isinstance(second_order_cone(cp.Variable(13), 13, TRACKING_TOLERANCE), SecondOrderCone)
+    assert isinstance(second_order_cone(cp.Variable(9), 9, TRACKING_TOLERANCE), SecondOrderCone)
     assert isinstance(second_order_cone(cp.Variable(600), 600, TRACKING_TOLERANCE), ExtendedCone)
 
 
