@@ -7,6 +7,7 @@ All money is in k$ (`data.SCALE`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -106,10 +107,13 @@ class RebalanceModel:
     # error, contributions first — stay short: written out, each of those rows touches every lot, and the
     # model was measured 20× denser and several times slower to solve.
 
-    def _pinned(self, key: str, size: int | None, definition: cp.Expression) -> cp.Expression:
+    def _pinned(self, key: str, size: int | None, definition: Callable[[], cp.Expression]) -> cp.Expression:
+        """The variable `key`, pinned by one row to `definition()` on first use. The definition is built
+        only then: written out on every call, class_after (which builds cash_after's) was rebuilt and thrown
+        away some thirty times a solve — half the model's build on a ten-security household."""
         if key not in self._cache:
             variable = cp.Variable(size, name=key) if size is not None else cp.Variable(name=key)
-            self.constraints.append(variable == definition)
+            self.constraints.append(variable == definition())
             self._cache[key] = variable
         return self._cache[key]
 
@@ -119,7 +123,7 @@ class RebalanceModel:
         d = self.data
         if not d.sell_slots:
             return np.zeros(0)
-        return self._pinned("sold", len(d.sell_slots), d.unit_to_sell_slot @ self.sell)
+        return self._pinned("sold", len(d.sell_slots), lambda: d.unit_to_sell_slot @ self.sell)
 
     @property
     def realized_short(self) -> cp.Expression:
@@ -127,26 +131,28 @@ class RebalanceModel:
         reads it in a dozen rows; written out, each of those rows held every lot — 24 rows of 1,500
         entries at 500 securities, and HiGHS's simplex iterations were 5× slower for it)."""
         d = self.data
-        return self._pinned("realized_short", None, (d.unit_gain_ratio * d.unit_short) @ self.sell)
+        return self._pinned("realized_short", None, lambda: (d.unit_gain_ratio * d.unit_short) @ self.sell)
 
     @property
     def realized_long(self) -> cp.Expression:
         """k$ net long-term gain of the plan (pinned, as realized_short)."""
         d = self.data
-        return self._pinned("realized_long", None, (d.unit_gain_ratio * d.unit_long) @ self.sell)
+        return self._pinned("realized_long", None, lambda: (d.unit_gain_ratio * d.unit_long) @ self.sell)
 
     def cash_after(self) -> cp.Expression:
         """(A,) k$ ending cash per account: start + sales − purchases − withdrawals − costs."""
         d = self.data
-        definition = (
-            d.cash_start
-            - d.withdrawal
-            + d.sell_slot_account @ self.sell_by_slot
-            - d.buy_slot_account @ self.buy
-            - self.cost_by_account()
-        )
-        if self.carried_cash is not None:
-            definition = definition + self.carried_cash
+
+        def definition() -> cp.Expression:
+            cash = (
+                d.cash_start
+                - d.withdrawal
+                + d.sell_slot_account @ self.sell_by_slot
+                - d.buy_slot_account @ self.buy
+                - self.cost_by_account()
+            )
+            return cash if self.carried_cash is None else cash + self.carried_cash
+
         return self._pinned("cash_after", len(d.accounts), definition)
 
     def cost_by_account(self) -> cp.Expression | np.ndarray:
@@ -204,21 +210,23 @@ class RebalanceModel:
     def class_after(self) -> cp.Expression:
         """(C,) k$ value per asset class after the plan (funds split; cash after costs and withdrawals)."""
         d = self.data
-        cash_change = cp.sum(self.cash_after()) - float(d.cash_start.sum())
-        unit_vector = np.zeros(len(d.classes))
-        unit_vector[d.cash_index] = 1.0
-        definition = (
-            d.class_value_start
-            + d.buy_slot_exposure @ self.buy
-            - d.sell_slot_exposure @ self.sell_by_slot
-            + unit_vector * cash_change
-        )
-        if self.carried_holdings is not None:
-            definition = definition + self.carried_holdings
+
+        def definition() -> cp.Expression:
+            cash_change = cp.sum(self.cash_after()) - float(d.cash_start.sum())
+            unit_vector = np.zeros(len(d.classes))
+            unit_vector[d.cash_index] = 1.0
+            values = (
+                d.class_value_start
+                + d.buy_slot_exposure @ self.buy
+                - d.sell_slot_exposure @ self.sell_by_slot
+                + unit_vector * cash_change
+            )
+            return values if self.carried_holdings is None else values + self.carried_holdings
+
         return self._pinned("class_after", len(d.classes), definition)
 
     def total_after(self) -> cp.Expression:
-        return self._pinned("total_after", None, cp.sum(self.class_after()))
+        return self._pinned("total_after", None, lambda: cp.sum(self.class_after()))
 
     def drift(self) -> cp.Expression:
         """(C,) drift by class in weight units, scaled by the after-flows total (exact to within costs/W).
