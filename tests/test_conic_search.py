@@ -9,6 +9,7 @@
   objectives agree within it, and each plan passes the verifier.
 * The path: 12- and 20-leaf households (peer-8x40, peer-16x80) take the search by default, and the fixed
   tower with HiGHS (REBAL_OPT_TOWER) proves the same optimum.
+* A relaxation Clarabel does not finish without iterative refinement is solved again with it.
 * The time limit: with no plan by its share of the time the search hands over to HiGHS; stopped with a plan,
   the plan comes back with its gap (status time_limit).
 """
@@ -19,6 +20,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import clarabel
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -29,9 +31,10 @@ from rebal_opt.models.loading import load_scenario, parse_scenario
 from rebal_opt.models.yaml_io import read_yaml_file
 from rebal_opt.solver import blocks, conic_search, engine, highs
 from rebal_opt.solver import cone as cone_module
-from rebal_opt.solver.cone import ExtendedCone
+from rebal_opt.solver.cone import ExtendedCone, ExtendedRows
+from rebal_opt.solver.conic import ConicForm
 from rebal_opt.solver.engine import solve
-from rebal_opt.solver.highs import SolveOutcome, run_highs
+from rebal_opt.solver.highs import SolveOutcome, compile_problem, run_highs
 from rebal_opt.solver.objective import TRACKING_TOLERANCE
 from rebal_opt.solver.verify import verify
 
@@ -232,3 +235,49 @@ def test_a_direct_indexing_plan_is_proven_and_has_no_crumbs() -> None:
             if (small and left > 1e-9) or crumb_left:
                 crumbs.append(trade)
     assert not crumbs, crumbs[:3]
+
+
+@pytest.mark.parametrize("first_answer", ["AlmostSolved", "PrimalInfeasible", "MaxIterations"])
+def test_a_relaxation_not_solved_without_refinement_is_solved_again_with_it(
+    first_answer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ConicForm solves first without Clarabel's iterative refinement and takes only a Solved from it: any
+    other answer — an infeasibility verdict included — is replaced by a solve with refinement, whose node
+    is the same as when the first solve succeeds."""
+    spec = harvest_problem(4, 7)
+    size = len(spec["held"])
+    z = cp.Variable(size, boolean=True)
+    sell, buy = cp.Variable(size, nonneg=True), cp.Variable(size, nonneg=True)
+    te = ExtendedCone(spec["mix"] @ (spec["held"] - sell + buy - spec["target"]), size, TRACKING_TOLERANCE)
+    rows = [sell <= cp.multiply(spec["held"], 1 - z), buy <= 5.0 * z, *te.constraints]
+    problem = cp.Problem(cp.Minimize(te.top - spec["worth"] @ sell), rows)
+    compiled = compile_problem(problem, [te])
+    form = ConicForm(compiled.lp, [c for c in compiled.lazy.cones if isinstance(c, ExtendedRows)])
+    lower, upper = form.col_lower.copy(), form.col_upper.copy()
+    lower[compiled.binaries], upper[compiled.binaries] = 0.0, 1.0
+    expected = form.solve(lower, upper)
+    assert expected.status == "solved"
+
+    real = clarabel.DefaultSolver
+    refinements: list[bool] = []
+
+    class Unrefined:
+        """Clarabel, but a solve without refinement answers `first_answer`."""
+
+        def __init__(self, *args: Any) -> None:
+            self.refine = bool(args[-1].iterative_refinement_enable)
+            refinements.append(self.refine)
+            self.solver = real(*args)
+
+        def solve(self) -> Any:
+            solution = self.solver.solve()
+            if self.refine:
+                return solution
+            return type("Answer", (), {"status": first_answer})()
+
+    monkeypatch.setattr(clarabel, "DefaultSolver", Unrefined)
+    node = form.solve(lower, upper)
+    assert refinements == [False, True]
+    assert node.status == "solved"
+    assert node.bound == pytest.approx(expected.bound, rel=1e-6, abs=1e-6)
+    assert node.value == pytest.approx(expected.value, rel=1e-6, abs=1e-6)
