@@ -4,7 +4,9 @@ logged instead of stopping at the first (issue 10: "a long run of at least 10,00
     cd tests && python -m harness.long_run run --households 10000 --seed 1 --log /tmp/harness-long
     cd tests && python -m harness.long_run summary /tmp/harness-long      # while it runs, or after
 
-Two processes on two cores: give each its own --seed and --log, then `summary DIR1 DIR2`.
+Two processes on two cores: give each its own --seed and --log, then `summary DIR1 DIR2`. `--direct-indexing`
+draws only direct-indexing households (strategies.direct_indexing_households: 11–24 single stocks, a factor
+model; the engine's security-level path), which `households()` never draws.
 
 In a working tree others are editing, run it on a snapshot of a commit, so that the engine does not change
 under it mid-run (half-saved files show up as crashes):
@@ -36,7 +38,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from .checks import TIME_LIMIT, check_household
-from .strategies import Data, households, scenario_yaml
+from .strategies import Data, direct_indexing_households, households, scenario_yaml
 
 EXAMPLES_PER_KEY = 3
 """Households kept as files per distinct finding."""
@@ -55,8 +57,15 @@ def _slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", key).strip("-")[:80] or "finding"
 
 
-def run(households_wanted: int, seed_value: int, log_dir: Path, time_limit: float = TIME_LIMIT) -> Path:
-    """Check `households_wanted` generated households, logging each; returns the log file."""
+def run(
+    households_wanted: int,
+    seed_value: int,
+    log_dir: Path,
+    time_limit: float = TIME_LIMIT,
+    direct_indexing: bool = False,
+) -> Path:
+    """Check `households_wanted` generated households, logging each; returns the log file. With
+    `direct_indexing`, every household is a direct-indexing one (strategies.direct_indexing_households)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "households.jsonl"
     kept: Counter[str] = Counter()
@@ -65,7 +74,7 @@ def run(households_wanted: int, seed_value: int, log_dir: Path, time_limit: floa
 
     @seed(seed_value)
     @settings(settings.get_profile("harness-long"), max_examples=households_wanted)
-    @given(households())
+    @given(direct_indexing_households() if direct_indexing else households())
     def one(data: Data) -> None:
         nonlocal index
         index += 1
@@ -153,11 +162,14 @@ def main(argv: list[str] | None = None) -> None:
     go.add_argument("--seed", type=int, default=1)
     go.add_argument("--log", type=Path, required=True)
     go.add_argument("--time-limit", type=float, default=TIME_LIMIT)
+    go.add_argument(
+        "--direct-indexing", action="store_true", help="only direct-indexing households (11–24 single stocks)"
+    )
     show = commands.add_parser("summary", help="summarize one or more log directories")
     show.add_argument("logs", type=Path, nargs="+")
     args = parser.parse_args(argv)
     if args.command == "run":
-        run(args.households, args.seed, args.log, args.time_limit)
+        run(args.households, args.seed, args.log, args.time_limit, args.direct_indexing)
         print(summary([args.log]))
     else:
         print(summary(args.logs))

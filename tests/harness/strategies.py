@@ -1000,6 +1000,98 @@ def households(
 
 
 # ----------------------------------------------------------------------------------------------------
+# A direct-indexing household (issue 11's shape over the contract)
+
+DI_STOCKS = (11, 24)
+"""Stocks in a direct-indexing household: from 11 classes the tracking cone has more than 10 leaves, so
+the engine writes it in the extended form and solves it by the conic search (solver/cone.py)."""
+
+DI_MAX_LOTS = 60
+
+
+@st.composite
+def direct_indexing_households(draw: st.DrawFn) -> Data:
+    """Single stocks, each its own class and target, risk from a factor model with a specific variance per
+    stock (the engine's security-level path: the extended cone, the conic search, the wash-sale
+    perspective), over the rest of the contract: any tax situation, bands, rules and tax weight; lots in a
+    taxable account at gains and losses, some bought inside the wash-sale window; maybe an IRA or a Roth
+    holding some of the same stocks, and a purchase there in the window that blocks a loss sale; now and then
+    two stocks in one wash group (share classes), a year-end or what-if section."""
+    flat = chance(draw, 3)
+    as_of = draw(st.one_of(st.dates(FIRST_AS_OF, LAST_AS_OF), st.sampled_from(EDGE_AS_OF[:3])))
+    data: Data = {"name": "harness-direct-indexing", "as_of": iso(as_of), "tax": draw(tax_section(as_of, flat))}
+    tickers = [f"S{k:02d}" for k in range(draw(st.integers(*DI_STOCKS)))]
+    classes = {t: f"stock_{t.lower()}" for t in tickers}
+    cash = draw(st.sampled_from([None, 0, 2]))
+    parts = [draw(st.integers(1, 9)) for _ in tickers]
+    room = 10_000 - 100 * (cash or 0)  # basis points
+    points = [room * p // sum(parts) for p in parts]
+    points[0] += room - sum(points)
+    data["targets"] = {classes[t]: b / 10_000 for t, b in zip(tickers, points, strict=True)}
+    if cash is not None:
+        data["targets"][CASH] = cash / 100
+    band = draw(bands())
+    if band is not None:
+        data["bands"] = band
+    data["securities"] = {}
+    for t in tickers:
+        price = draw(st.sampled_from([12.5, 48.0, 95.25, 210.0, 1_450.0])) * draw(st.integers(60, 140)) / 100
+        data["securities"][t] = {"price": round(price, 2), "asset_class": classes[t]}
+    if chance(draw, 4):
+        pair = draw(st.lists(st.sampled_from(tickers), min_size=2, max_size=2, unique=True))
+        for t in pair:
+            data["securities"][t]["wash_group"] = "share_classes"
+    ctx = Context(as_of=as_of, data=data)
+    brokerage: Data = {"id": "brokerage", "type": "taxable", "cash": draw(st.sampled_from([0.0, 2_500.0, 40_000.0]))}
+    lots: list[Data] = []
+    for t in tickers:
+        for _ in range(draw(st.integers(0, 3))):
+            if len(lots) < DI_MAX_LOTS:
+                lots.append(draw(lot(ctx, [t])))
+    if lots:
+        brokerage["lots"] = lots
+    if chance(draw, 4):
+        brokerage["contribution"] = draw(st.sampled_from([10_000.0, -5_000.0]))
+    data["accounts"] = [brokerage]
+    if draw(st.booleans()):
+        kind = draw(st.sampled_from(["tax_deferred", "tax_exempt"]))
+        held = draw(st.lists(st.sampled_from(tickers), min_size=1, max_size=6, unique=True))
+        other: Data = {"id": ACCOUNT_NAMES[kind], "type": kind, "cash": draw(st.sampled_from([0.0, 5_000.0]))}
+        other["holdings"] = {t: draw(share_count()) for t in held}
+        data["accounts"].append(other)
+        if chance(draw, 2):
+            data["recent_trades"] = [
+                {
+                    "date": iso(as_of - dt.timedelta(days=draw(st.integers(0, 30)))),
+                    "account": other["id"],
+                    "security": draw(st.sampled_from(held)),
+                    "action": "buy",
+                    "shares": 2.0,
+                }
+            ]
+    data["rules"] = draw(rules(ctx))
+    factors = ["market", "value", "momentum", "size"][: draw(st.integers(1, 4))]
+    variances = [draw(st.sampled_from([0.03, 0.01, 0.0025])) for _ in factors]
+    covariance: Data = {f: {f: v} for f, v in zip(factors, variances, strict=True)}
+    loadings = {
+        classes[t]: {f: draw(st.integers(-150, 150)) / 100 for f in factors[: draw(st.integers(1, len(factors)))]}
+        for t in tickers
+    }
+    specific = {classes[t]: draw(st.sampled_from([0.04, 0.01, 0.09, 0.0])) for t in tickers}
+    data["objective"] = {
+        "tracking": "quadratic",
+        "tax_weight": draw(st.sampled_from([1.0, 0.0, 0.5, 2.0, 10.0])),
+        "risk_model": {"loadings": loadings, "factor_covariance": covariance, "specific_variance": specific},
+    }
+    if chance(draw, 4):
+        data["yearend"] = draw(yearend_section())
+    if chance(draw, 6):
+        data["whatif"] = draw(whatif_section(ctx))
+    _prune(ctx)
+    return data
+
+
+# ----------------------------------------------------------------------------------------------------
 # YAML
 
 
