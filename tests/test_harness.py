@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from harness.checks import TIME_LIMIT, Run, check_file, check_household, check_run, report, run_cli
 from harness.long_run import run as long_run
 from harness.long_run import summary
-from harness.strategies import Data, households, scenario_yaml
+from harness.strategies import Data, direct_indexing_households, households, scenario_yaml
 from hypothesis import HealthCheck, Phase, assume, given, settings
 
 from rebal_opt.cli.main import cli
@@ -91,6 +91,14 @@ def test_unwind_on_generated_households(data: Data) -> None:
 @given(households(yearend=False, unwind=False, whatif=True))
 def test_whatif_on_generated_households(data: Data) -> None:
     assert_no_findings(data, ["whatif"])
+
+
+@settings(CI, max_examples=6)
+@given(direct_indexing_households())
+def test_solve_on_direct_indexing_households(data: Data) -> None:
+    """The security-level path (extended cone, conic search, wash-sale perspective) on households over the
+    contract, not only the peer benchmark's single taxable account."""
+    assert_no_findings(data, ["solve", "yearend", "whatif"])
 
 
 @pytest.mark.skipif(PROFILE != "long", reason="the long run: REBAL_OPT_HARNESS=long")
