@@ -19,8 +19,9 @@ A failing household shrinks to a small one with `python -m harness.shrink` (see 
 The log directory holds `households.jsonl` (one line per household: index, exit code per command,
 seconds, findings) and `failures/<key-slug>/<index>.yaml`: the first few households of each distinct
 finding, each a scenario file with the finding in its top comment (the start of a regression file under
-tests/data/harness/). `summary` prints the households run, the count per command and exit code, and each
-distinct finding with its count and first example.
+tests/data/harness/), and `slow/<index>.yaml`: households a command took more than `SLOW_FACTOR` times its
+time limit on (not findings; kept to replay them). `summary` prints the households run, the count per
+command and exit code, and each distinct finding with its count and first example.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ settings.register_profile(
     phases=(Phase.generate,),  # every household is logged; minimal repros are written by hand
     suppress_health_check=list(HealthCheck),
 )
+
+
+SLOW_FACTOR = 4.0
+"""A household whose command took this many times the time limit is kept under `slow/` (its YAML)."""
+
+SLOW_KEPT = 20
+"""Most slow households kept per run."""
 
 
 def _slug(key: str) -> str:
@@ -109,6 +117,15 @@ def run(
             "at": round(time.time(), 1),
             "findings": findings,
         }
+        slowest = max(run_seconds.values(), default=0.0)
+        if slowest > SLOW_FACTOR * time_limit and kept["slow"] < SLOW_KEPT:
+            # Not a finding (no check covers time), but a household worth replaying: hypothesis does not
+            # draw it again outside the run.
+            kept["slow"] += 1
+            folder = log_dir / "slow"
+            folder.mkdir(parents=True, exist_ok=True)
+            comment = f"slow: {run_seconds} (time limit {time_limit} s), exit {codes}"
+            (folder / f"{index:05d}.yaml").write_text(scenario_yaml(data, comment), encoding="utf-8")
         for finding in findings:
             if kept[finding["key"]] < EXAMPLES_PER_KEY:
                 kept[finding["key"]] += 1
