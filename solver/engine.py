@@ -644,6 +644,13 @@ def _feasible(scenario: Scenario, attempt_factory: Callable[[RebalanceData], Att
     return outcome.has_plan or outcome.status == "failed"
 
 
+DIAGNOSIS_TIME_LIMIT = 30.0
+"""Seconds for each feasibility solve of the conflict search."""
+
+FEASIBILITY_GAP = 1e9
+"""Relative and absolute (k$) gap of those solves: the first plan is the answer."""
+
+
 def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str], str]:
     """A deletion filter over the rules: an irreducible set of them that cannot hold together.
 
@@ -656,8 +663,20 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
 
     def factory(data: RebalanceData) -> Attempt:
         def run(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
+            # A feasibility question: any plan answers it, so the first one HiGHS finds ends the solve
+            # (FEASIBILITY_GAP), and HiGHS runs on its own — its presolve and propagation prove a MILP
+            # infeasible where a search over relaxations cannot (a 13-stock household with a 0.2% tracking
+            # budget and wash sales avoided: 15.1 s, half the 30 s, before the conic search handed over,
+            # then 0.07 s in HiGHS).
             built = build_problem(data, options)
-            return built, run_highs(built.problem, 30.0, DEFAULT_MIP_GAP, cones=built.model.cones)
+            return built, run_highs(
+                built.problem,
+                DIAGNOSIS_TIME_LIMIT,
+                FEASIBILITY_GAP,
+                warm_start=False,
+                cones=built.model.cones,
+                abs_gap=FEASIBILITY_GAP,
+            )
 
         return run
 
