@@ -665,9 +665,9 @@ def diagnose(scenario: Scenario, purpose: str = "rebalance") -> tuple[list[str],
         def run(options: BuildOptions) -> tuple[BuiltProblem, SolveOutcome]:
             # A feasibility question: any plan answers it, so the first one HiGHS finds ends the solve
             # (FEASIBILITY_GAP), and HiGHS runs on its own — its presolve and propagation prove a MILP
-            # infeasible where a search over relaxations cannot (a 13-stock household with a 0.2% tracking
+            # infeasible where a search over relaxations cannot (a 12-stock household with a 0.2% tracking
             # budget and wash sales avoided: 15.1 s, half the 30 s, before the conic search handed over,
-            # then 0.07 s in HiGHS).
+            # then about 0.07 s in HiGHS).
             built = build_problem(data, options)
             return built, run_highs(
                 built.problem,
