@@ -294,7 +294,7 @@ class ConicSearch:
         Whether one of them was a plan."""
         roundings = [np.clip(rounded, lower, upper) for rounded in roundings]
         found = False
-        for rounded, node in zip(roundings, self._solve_all([(r, r) for r in roundings]), strict=True):
+        for rounded, node in zip(roundings, self._solve_all([(r, r) for r in roundings], plan=True), strict=True):
             if node.status != "solved" or node.point is None:
                 continue
             point = np.clip(node.point, self.form.col_lower, self.form.col_upper)
@@ -316,7 +316,7 @@ class ConicSearch:
     def _solve(self, lower: np.ndarray, upper: np.ndarray) -> ConicNode:
         return self._solve_all([(lower, upper)])[0]
 
-    def _solve_all(self, bounds: list[tuple[np.ndarray, np.ndarray]]) -> list[ConicNode]:
+    def _solve_all(self, bounds: list[tuple[np.ndarray, np.ndarray]], plan: bool = False) -> list[ConicNode]:
         """One conic solve per pair of binary bounds, side by side on the machine's cores (Clarabel gives up
         Python's lock while it solves: two children took 1.5× one's time, not 2×, on 2 cores)."""
         left = None if self.deadline is None else max(0.05, self.deadline - time.perf_counter())
@@ -324,7 +324,7 @@ class ConicSearch:
         def one(pair: tuple[np.ndarray, np.ndarray]) -> ConicNode:
             col_lower, col_upper = self.form.col_lower.copy(), self.form.col_upper.copy()
             col_lower[self.binaries], col_upper[self.binaries] = pair
-            return self.form.solve(col_lower, col_upper, left)
+            return self.form.solve(col_lower, col_upper, left, plan)
 
         self.solves += len(bounds)
         if len(bounds) == 1 or self.pool is None:
