@@ -324,7 +324,7 @@ def extended_form_rows(rows: sp.csr_matrix, cones: list[ExtendedRows]) -> np.nda
     for cone in cones:
         member[cone.values] = True
         square[cone.values[cone.size : 2 * cone.size]] = True
-    pattern = _pattern(rows)
+    pattern = nonzero_pattern(rows)
     outside = pattern @ (~member).astype(float)
     squares = np.rint(pattern @ square.astype(float)).astype(np.int64)
     return np.where(outside > 0, 0, squares)
@@ -337,10 +337,10 @@ def tangents_seeded_over(rows: sp.csr_matrix, cones: list[ExtendedRows], point: 
     for cone in cones:
         seeded[cone.values[cone.size + cone.seeded(point)]] = 1.0
     tangent = extended_form_rows(rows, cones) == 1
-    return np.flatnonzero(tangent & (_pattern(rows) @ seeded > 0))
+    return np.flatnonzero(tangent & (nonzero_pattern(rows) @ seeded > 0))
 
 
-def _pattern(rows: sp.csr_matrix) -> sp.csr_matrix:
+def nonzero_pattern(rows: sp.csr_matrix) -> sp.csr_matrix:
     """`rows` with every stored entry 1."""
     return sp.csr_matrix((np.ones(rows.nnz), rows.indices, rows.indptr), shape=rows.shape)
 

@@ -168,6 +168,7 @@ class ConicForm:
         constant = self.offset + float(self.cost[fixed] @ lower[fixed])
         matrix, rhs_all = sp.vstack(blocks).tocsc(), np.concatenate(parts)
         started = time.perf_counter()
+        zero = sp.csc_matrix((len(free), len(free)))  # no quadratic term
         solution = None
         for refine in (True,) if plan else (False, True):
             # A node's relaxation without iterative refinement of each step's linear solve first: the same
@@ -182,7 +183,6 @@ class ConicForm:
             settings.iterative_refinement_enable = refine
             if time_limit is not None:
                 settings.time_limit = max(0.05, time_limit - (time.perf_counter() - started))
-            zero = sp.csc_matrix((len(free), len(free)))
             solution = clarabel.DefaultSolver(zero, self.cost[free], matrix, rhs_all, kinds, settings).solve()
             if str(solution.status) == "Solved":
                 break

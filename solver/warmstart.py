@@ -37,7 +37,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .cone import MAX_REFINEMENT_ROUNDS, LazyRows
+from .cone import MAX_REFINEMENT_ROUNDS, LazyRows, nonzero_pattern
 
 log = logging.getLogger("rebal_opt.solver")
 
@@ -477,8 +477,7 @@ def _packing_rows(lp: highspy.HighsLp, binaries: np.ndarray) -> tuple[sp.csc_mat
     is_binary[binaries] = True
     rows = matrix.tocsr()
     entries_per_row = np.diff(rows.indptr)
-    pattern = rows.copy()
-    pattern.data = np.ones_like(pattern.data)
+    pattern = nonzero_pattern(rows)
     binary_entries = pattern @ is_binary.astype(float)
     pattern.data = (rows.data < 0).astype(float)
     negative = pattern @ np.ones(lp.num_col_)
